@@ -1,0 +1,5 @@
+//! wrk 4.1.0 building blocks: unit formatter, histogram and report.
+
+pub mod report;
+pub mod stats;
+pub mod units;

@@ -1,0 +1,222 @@
+//! wrk's microsecond histogram (wrk.md §2.8–2.11).
+//!
+//! wrk keeps a flat array of counters indexed by value. We keep the same
+//! semantics with paged storage: pages of [`PAGE`] counters are allocated on
+//! first touch, so an idle `Stats` with a 2,000,000 µs limit costs only the
+//! page table. Every scan gives the same results as the flat array.
+
+/// Counters per page.
+const PAGE: usize = 4096;
+
+/// One histogram: counts per integer value, plus count/min/max.
+#[derive(Clone, Debug)]
+pub struct Stats {
+    limit: u64,
+    count: u64,
+    min: u64,
+    max: u64,
+    pages: Vec<Option<Box<[u64]>>>,
+}
+
+impl Stats {
+    /// Histogram accepting values `0..limit` (values `>= limit` are dropped).
+    pub fn new(limit: u64) -> Stats {
+        let npages = limit.div_ceil(PAGE as u64);
+        let npages = usize::try_from(npages).unwrap_or(usize::MAX / 2);
+        Stats {
+            limit,
+            count: 0,
+            min: u64::MAX,
+            max: 0,
+            pages: (0..npages).map(|_| None).collect(),
+        }
+    }
+
+    /// The exclusive upper bound given to [`Stats::new`].
+    pub fn limit(&self) -> u64 {
+        self.limit
+    }
+
+    fn slot(&self, v: u64) -> u64 {
+        let page = (v / PAGE as u64) as usize;
+        match self.pages.get(page) {
+            Some(Some(p)) => p[(v % PAGE as u64) as usize],
+            _ => 0,
+        }
+    }
+
+    fn add(&mut self, v: u64, k: u64) {
+        let page = (v / PAGE as u64) as usize;
+        if let Some(entry) = self.pages.get_mut(page) {
+            let p = entry.get_or_insert_with(|| vec![0u64; PAGE].into_boxed_slice());
+            let c = &mut p[(v % PAGE as u64) as usize];
+            *c = c.wrapping_add(k);
+        }
+    }
+
+    /// Records one value; returns false (and records nothing) if `v >= limit`.
+    pub fn record(&mut self, v: u64) -> bool {
+        if v >= self.limit {
+            return false;
+        }
+        self.add(v, 1);
+        self.count = self.count.wrapping_add(1);
+        self.min = self.min.min(v);
+        self.max = self.max.max(v);
+        true
+    }
+
+    /// Adds every count of `other` (per-thread histograms merged at the end).
+    pub fn merge(&mut self, other: &Stats) {
+        for (i, p) in other.pages.iter().enumerate() {
+            let Some(p) = p else { continue };
+            for (j, &k) in p.iter().enumerate() {
+                if k != 0 {
+                    let v = (i * PAGE + j) as u64;
+                    if v < self.limit {
+                        self.add(v, k);
+                    }
+                }
+            }
+        }
+        self.count = self.count.wrapping_add(other.count);
+        if other.count > 0 {
+            self.min = self.min.min(other.min);
+            self.max = self.max.max(other.max);
+        }
+    }
+
+    /// wrk's post-run coordinated-omission correction (§2.9).
+    ///
+    /// Quirk kept from wrk: synthetic samples raise `count` but `min`/`max`
+    /// are untouched, so samples below `min` are invisible to every scan.
+    pub fn correct(&mut self, expected_interval: u64) {
+        let interval = expected_interval;
+        if interval == 0 || self.count == 0 {
+            return;
+        }
+        let Some(start) = interval.checked_mul(2) else {
+            return;
+        };
+        let mut n = start;
+        while n <= self.max {
+            let k = self.slot(n);
+            if k != 0 {
+                let mut m = n - interval;
+                while m > interval {
+                    self.add(m, k);
+                    self.count = self.count.wrapping_add(k);
+                    m -= interval;
+                }
+            }
+            n += 1;
+        }
+    }
+
+    /// Smallest recorded value (`u64::MAX` when empty, as wrk).
+    pub fn min(&self) -> u64 {
+        self.min
+    }
+
+    /// Largest recorded value (0 when empty).
+    pub fn max(&self) -> u64 {
+        self.max
+    }
+
+    /// Stored total count (includes invisible corrected samples).
+    pub fn count(&self) -> u64 {
+        self.count
+    }
+
+    /// Visits each visible non-zero (value, count) in ascending order.
+    fn visible(&self) -> impl Iterator<Item = (u64, u64)> + '_ {
+        let (lo, hi) = if self.count == 0 || self.min > self.max {
+            (1, 0)
+        } else {
+            (self.min, self.max)
+        };
+        let first_page = (lo / PAGE as u64) as usize;
+        let last_page = (hi / PAGE as u64) as usize;
+        self.pages
+            .iter()
+            .enumerate()
+            .skip(first_page)
+            .take(if lo > hi {
+                0
+            } else {
+                last_page + 1 - first_page
+            })
+            .filter_map(|(i, p)| p.as_ref().map(|p| (i, p)))
+            .flat_map(move |(i, p)| {
+                p.iter().enumerate().filter_map(move |(j, &k)| {
+                    let v = (i * PAGE + j) as u64;
+                    (k != 0 && v >= lo && v <= hi).then_some((v, k))
+                })
+            })
+    }
+
+    /// Mean over visible values divided by the stored count (0 when empty).
+    pub fn mean(&self) -> f64 {
+        if self.count == 0 {
+            return 0.0;
+        }
+        let sum: u128 = self.visible().map(|(v, k)| v as u128 * k as u128).sum();
+        sum as f64 / self.count as f64
+    }
+
+    /// Sample standard deviation around `mean` (0 when count < 2).
+    pub fn stdev(&self, mean: f64) -> f64 {
+        if self.count < 2 {
+            return 0.0;
+        }
+        let sum: f64 = self
+            .visible()
+            .map(|(v, k)| {
+                let d = v as f64 - mean;
+                d * d * k as f64
+            })
+            .sum();
+        (sum / (self.count - 1) as f64).sqrt()
+    }
+
+    /// Percentage of samples within `mean ± n·stdev`; NaN when empty
+    /// (wrk prints it as `-nan`).
+    pub fn within_stdev(&self, mean: f64, stdev: f64, n: u64) -> f64 {
+        let lower = mean - stdev * n as f64;
+        let upper = mean + stdev * n as f64;
+        let sum: u64 = self
+            .visible()
+            .filter(|&(v, _)| v as f64 >= lower && v as f64 <= upper)
+            .map(|(_, k)| k)
+            .sum();
+        sum as f64 / self.count as f64 * 100.0
+    }
+
+    /// wrk's percentile: first visible value whose running total reaches
+    /// `round(p/100·count + 0.5)`; 0 if never reached (so p=100 → 0).
+    pub fn percentile(&self, p: f64) -> u64 {
+        let rank = (p / 100.0 * self.count as f64 + 0.5).round();
+        let mut total = 0u64;
+        for (v, k) in self.visible() {
+            total = total.wrapping_add(k);
+            if total as f64 >= rank {
+                return v;
+            }
+        }
+        0
+    }
+
+    /// Number of distinct visible values.
+    pub fn popcount(&self) -> u64 {
+        self.visible().count() as u64
+    }
+
+    /// The `i`-th (0-based) distinct visible value and its count; (0, 0) if
+    /// out of range.
+    pub fn value_at(&self, i: u64) -> (u64, u64) {
+        usize::try_from(i)
+            .ok()
+            .and_then(|i| self.visible().nth(i))
+            .unwrap_or((0, 0))
+    }
+}

@@ -1,0 +1,3 @@
+//! wrk2 (giltene/wrk2) output layout.
+
+pub mod report;

@@ -1,0 +1,175 @@
+//! wrk2 output layout (wrk.md §6.6): Thread Stats, HdrHistogram latency
+//! blocks with the detailed percentile spectrum, and the summary lines.
+
+use std::io::{self, Write};
+
+use crate::wrk::report::Errors;
+use crate::wrk::units::{fixed, format_binary, format_metric, format_time_us, pad_cell};
+
+/// One Thread Stats row as printed: avg, stdev, max, within-stdev percent.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct Row {
+    pub avg: f64,
+    pub stdev: f64,
+    pub max: f64,
+    pub within: f64,
+}
+
+/// One spectrum row: value in ms, fraction, cumulative count.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct SpectrumRow {
+    pub value_ms: f64,
+    pub quantile: f64,
+    pub total_count: u64,
+}
+
+/// One `Latency Distribution (HdrHistogram - <label>)` block.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Distribution {
+    /// `Recorded Latency` or the uncorrected label.
+    pub label: String,
+    /// (percentile, value µs) for 50 … 100.
+    pub percentiles: Vec<(f64, f64)>,
+    pub spectrum: Vec<SpectrumRow>,
+    pub mean_ms: f64,
+    pub stdev_ms: f64,
+    pub max_ms: f64,
+    pub total_count: u64,
+    pub buckets: u32,
+    pub sub_buckets: u32,
+}
+
+/// Label of the corrected block.
+pub const RECORDED: &str = "Recorded Latency";
+/// Label of the `-U` block.
+pub const UNCORRECTED: &str =
+    "Uncorrected Latency (measured without taking delayed starts into account)";
+
+/// Everything wrk2 prints after the banner.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Model {
+    /// Per-thread (mean latency ms, sampling interval ms).
+    pub calibration: Vec<(f64, u64)>,
+    /// Latency row in µs.
+    pub latency: Row,
+    /// Req/Sec row; NaN avg/stdev print `-nan`.
+    pub requests: Row,
+    pub distributions: Vec<Distribution>,
+    pub complete: u64,
+    pub runtime_us: u64,
+    pub bytes: u64,
+    pub errors: Errors,
+}
+
+fn row<W: Write>(w: &mut W, name: &str, r: &Row, fmt: fn(f64) -> String) -> io::Result<()> {
+    writeln!(
+        w,
+        "    {name:<10}{}{}{}{:>8}%",
+        pad_cell(&fmt(r.avg), 8),
+        pad_cell(&fmt(r.stdev), 10),
+        pad_cell(&fmt(r.max), 9),
+        fixed(r.within, 2)
+    )
+}
+
+fn fmt_metric_nan(v: f64) -> String {
+    if v.is_nan() {
+        "-nan".to_string()
+    } else {
+        format_metric(v)
+    }
+}
+
+fn distribution<W: Write>(w: &mut W, d: &Distribution) -> io::Result<()> {
+    writeln!(w, "  Latency Distribution (HdrHistogram - {})", d.label)?;
+    for &(p, v) in &d.percentiles {
+        writeln!(w, "{:>7.3}%{}", p, pad_cell(&format_time_us(v), 10))?;
+    }
+    writeln!(w)?;
+    writeln!(w, "  Detailed Percentile spectrum:")?;
+    writeln!(
+        w,
+        "{:>12} {:>12} {:>12} {:>12}",
+        "Value", "Percentile", "TotalCount", "1/(1-Percentile)"
+    )?;
+    writeln!(w)?;
+    for s in &d.spectrum {
+        let inv = 1.0 / (1.0 - s.quantile);
+        writeln!(
+            w,
+            "{:>12.3} {:>12.6} {:>12} {:>12}",
+            s.value_ms,
+            s.quantile,
+            s.total_count,
+            fixed_width_inv(inv)
+        )?;
+    }
+    writeln!(
+        w,
+        "#[Mean    = {:>12.3}, StdDeviation   = {:>12.3}]",
+        d.mean_ms, d.stdev_ms
+    )?;
+    writeln!(
+        w,
+        "#[Max     = {:>12.3}, Total count    = {:>12}]",
+        d.max_ms, d.total_count
+    )?;
+    writeln!(
+        w,
+        "#[Buckets = {:>12}, SubBuckets     = {:>12}]",
+        d.buckets, d.sub_buckets
+    )?;
+    writeln!(w, "{}", "-".repeat(58))
+}
+
+fn fixed_width_inv(v: f64) -> String {
+    fixed(v, 2)
+}
+
+/// Renders from the calibration lines through `Transfer/sec:`.
+pub fn render<W: Write>(w: &mut W, m: &Model) -> io::Result<()> {
+    for &(lat, interval) in &m.calibration {
+        writeln!(
+            w,
+            "  Thread calibration: mean lat.: {lat:.3}ms, rate sampling interval: {interval}ms"
+        )?;
+    }
+    writeln!(w, "  Thread Stats   Avg      Stdev     Max   +/- Stdev")?;
+    row(w, "Latency", &m.latency, format_time_us)?;
+    row(w, "Req/Sec", &m.requests, fmt_metric_nan)?;
+    for (i, d) in m.distributions.iter().enumerate() {
+        if i > 0 {
+            writeln!(w)?;
+        }
+        distribution(w, d)?;
+    }
+    let runtime_s = m.runtime_us as f64 / 1_000_000.0;
+    writeln!(
+        w,
+        "  {} requests in {}, {}B read",
+        m.complete,
+        format_time_us(m.runtime_us as f64),
+        format_binary(m.bytes as f64)
+    )?;
+    let e = &m.errors;
+    if e.connect != 0 || e.read != 0 || e.write != 0 || e.timeout != 0 {
+        writeln!(
+            w,
+            "  Socket errors: connect {}, read {}, write {}, timeout {}",
+            e.connect, e.read, e.write, e.timeout
+        )?;
+    }
+    if e.status != 0 {
+        writeln!(w, "  Non-2xx or 3xx responses: {}", e.status)?;
+    }
+    writeln!(
+        w,
+        "Requests/sec: {:>9}",
+        fixed(m.complete as f64 / runtime_s, 2)
+    )?;
+    writeln!(
+        w,
+        "Transfer/sec: {:>10}B",
+        format_binary(m.bytes as f64 / runtime_s)
+    )
+}
