@@ -8,6 +8,9 @@ use hdrhistogram::Histogram;
 /// Highest trackable value: one day in µs, as wrk2.
 pub const MAX_VALUE_US: u64 = 24 * 60 * 60 * 1_000_000;
 
+/// Sub-buckets per bucket at 3 significant digits (printed by wrk2).
+pub const SUB_BUCKETS: u32 = 2048;
+
 /// One row of the detailed percentile spectrum.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct SpectrumRow {
@@ -87,12 +90,16 @@ impl Recorder {
     /// The detailed percentile spectrum as wrk2 prints it (5 ticks per
     /// half distance).
     pub fn spectrum(&self) -> Vec<SpectrumRow> {
+        let mut total = 0u64;
         self.h
             .iter_quantiles(5)
-            .map(|v| SpectrumRow {
-                value_us: v.value_iterated_to(),
-                quantile: v.quantile_iterated_to(),
-                total_count: v.count_since_last_iteration(),
+            .map(|v| {
+                total += v.count_since_last_iteration();
+                SpectrumRow {
+                    value_us: v.value_iterated_to(),
+                    quantile: v.quantile_iterated_to(),
+                    total_count: total,
+                }
             })
             .collect()
     }

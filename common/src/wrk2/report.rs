@@ -39,6 +39,37 @@ pub struct Distribution {
     pub sub_buckets: u32,
 }
 
+impl Distribution {
+    /// Builds a block from a recorder (percentiles 50 … 100, spectrum,
+    /// footer in ms).
+    pub fn from_recorder(label: &str, r: &crate::hdr::Recorder) -> Distribution {
+        let percentiles = [50.0, 75.0, 90.0, 99.0, 99.9, 99.99, 99.999, 100.0]
+            .iter()
+            .map(|&p| (p, r.percentile(p) as f64))
+            .collect();
+        let spectrum = r
+            .spectrum()
+            .iter()
+            .map(|s| SpectrumRow {
+                value_ms: s.value_us as f64 / 1000.0,
+                quantile: s.quantile,
+                total_count: s.total_count,
+            })
+            .collect();
+        Distribution {
+            label: label.to_string(),
+            percentiles,
+            spectrum,
+            mean_ms: r.mean() / 1000.0,
+            stdev_ms: r.stdev() / 1000.0,
+            max_ms: r.max() as f64 / 1000.0,
+            total_count: r.count(),
+            buckets: r.histogram().buckets() as u32,
+            sub_buckets: crate::hdr::SUB_BUCKETS,
+        }
+    }
+}
+
 /// Label of the corrected block.
 pub const RECORDED: &str = "Recorded Latency";
 /// Label of the `-U` block.
