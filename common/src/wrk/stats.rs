@@ -32,6 +32,13 @@ impl Stats {
         }
     }
 
+    /// Heap bytes currently held (page table plus touched pages).
+    pub fn allocated_bytes(&self) -> usize {
+        let table = self.pages.capacity() * std::mem::size_of::<Option<Box<[u64]>>>();
+        let pages = self.pages.iter().flatten().count() * PAGE * 8;
+        table + pages
+    }
+
     /// The exclusive upper bound given to [`Stats::new`].
     pub fn limit(&self) -> u64 {
         self.limit
