@@ -177,17 +177,17 @@ impl Units {
     }
 
     fn binary_size(&self, bytes: f64) -> Option<Value> {
-        if !(bytes >= 1024.0 && bytes < 1.8e19) || bytes.fract() != 0.0 {
+        if !(1024.0..1.8e19).contains(&bytes) || bytes.fract() != 0.0 {
             return None;
         }
         let v = bytes as u64;
-        if v % 1024 != 0 {
+        if v & 1023 != 0 {
             return None;
         }
         let mut q = v / 1024;
         let mut i = 0;
         while q >= 1024 && i + 1 < BINARY.len() {
-            if q % 1024 != 0 {
+            if q & 1023 != 0 {
                 return None;
             }
             q /= 1024;

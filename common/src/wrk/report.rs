@@ -56,42 +56,99 @@ pub fn render_banner<W: Write>(
     writeln!(w, "  {threads} threads and {connections} connections")
 }
 
+/// The numbers of one `Thread Stats` row.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct Row {
+    pub mean: f64,
+    pub stdev: f64,
+    pub max: f64,
+    /// Percent within ±1 stdev; NaN prints `-nan`.
+    pub within: f64,
+}
+
+impl Row {
+    /// Computes a row from a histogram with wrk's formulas (§2.11).
+    pub fn from_stats(s: &Stats) -> Row {
+        let mean = s.mean();
+        let stdev = s.stdev(mean);
+        Row {
+            mean,
+            stdev,
+            max: s.max() as f64,
+            within: s.within_stdev(mean, stdev, 1),
+        }
+    }
+}
+
+/// Everything the report prints, as numbers (what [`Report`] reduces to).
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Summary {
+    pub latency: Row,
+    pub requests: Row,
+    /// (50, 75, 90, 99) percentile values in µs, when `--latency` is given.
+    pub distribution: Option<[u64; 4]>,
+    pub complete: u64,
+    pub runtime_us: u64,
+    pub bytes: u64,
+    pub errors: Errors,
+}
+
+impl Summary {
+    /// Reduces a report to the numbers it prints.
+    pub fn from_report(r: &Report) -> Summary {
+        let l = &r.latency;
+        Summary {
+            latency: Row::from_stats(l),
+            requests: Row::from_stats(&r.requests),
+            distribution: r.print_latency_distribution.then(|| {
+                [
+                    l.percentile(50.0),
+                    l.percentile(75.0),
+                    l.percentile(90.0),
+                    l.percentile(99.0),
+                ]
+            }),
+            complete: r.complete,
+            runtime_us: r.runtime_us,
+            bytes: r.bytes,
+            errors: r.errors,
+        }
+    }
+}
+
 /// One `Thread Stats` row: name, avg, stdev, max, within ±1 stdev.
-fn stats_row<W: Write>(w: &mut W, name: &str, s: &Stats, fmt: fn(f64) -> String) -> io::Result<()> {
-    let mean = s.mean();
-    let stdev = s.stdev(mean);
-    let within = s.within_stdev(mean, stdev, 1);
+pub fn render_row<W: Write>(
+    w: &mut W,
+    name: &str,
+    r: &Row,
+    fmt: fn(f64) -> String,
+) -> io::Result<()> {
     writeln!(
         w,
         "    {name:<10}{}{}{}{:>8}%",
-        pad_cell(&fmt(mean), 8),
-        pad_cell(&fmt(stdev), 10),
-        pad_cell(&fmt(s.max() as f64), 9),
-        fixed(within, 2)
+        pad_cell(&fmt(r.mean), 8),
+        pad_cell(&fmt(r.stdev), 10),
+        pad_cell(&fmt(r.max), 9),
+        fixed(r.within, 2)
     )
 }
 
-/// Renders from `  Thread Stats` through `Transfer/sec:` (§3.3–3.6).
-pub fn render_report<W: Write>(w: &mut W, r: &Report) -> io::Result<()> {
-    writeln!(w, "  Thread Stats   Avg      Stdev     Max   +/- Stdev")?;
-    stats_row(w, "Latency", &r.latency, format_time_us)?;
-    stats_row(w, "Req/Sec", &r.requests, format_metric)?;
-    if r.print_latency_distribution {
-        writeln!(w, "  Latency Distribution")?;
-        for p in [50.0, 75.0, 90.0, 99.0] {
-            let v = r.latency.percentile(p);
-            writeln!(w, "{:>7.0}%{}", p, pad_cell(&format_time_us(v as f64), 10))?;
-        }
-    }
-    let runtime_s = r.runtime_us as f64 / 1_000_000.0;
+/// Prints the totals, error and rate lines (§3.6), shared with wrk2.
+pub fn render_totals<W: Write>(
+    w: &mut W,
+    complete: u64,
+    runtime_us: u64,
+    bytes: u64,
+    e: &Errors,
+) -> io::Result<()> {
+    let runtime_s = runtime_us as f64 / 1_000_000.0;
     writeln!(
         w,
         "  {} requests in {}, {}B read",
-        r.complete,
-        format_time_us(r.runtime_us as f64),
-        format_binary(r.bytes as f64)
+        complete,
+        format_time_us(runtime_us as f64),
+        format_binary(bytes as f64)
     )?;
-    let e = &r.errors;
     if e.connect != 0 || e.read != 0 || e.write != 0 || e.timeout != 0 {
         writeln!(
             w,
@@ -102,8 +159,33 @@ pub fn render_report<W: Write>(w: &mut W, r: &Report) -> io::Result<()> {
     if e.status != 0 {
         writeln!(w, "  Non-2xx or 3xx responses: {}", e.status)?;
     }
-    let req_per_s = r.complete as f64 / runtime_s;
-    let bytes_per_s = r.bytes as f64 / runtime_s;
-    writeln!(w, "Requests/sec: {:>9}", fixed(req_per_s, 2))?;
-    writeln!(w, "Transfer/sec: {:>10}B", format_binary(bytes_per_s))
+    writeln!(
+        w,
+        "Requests/sec: {:>9}",
+        fixed(complete as f64 / runtime_s, 2)
+    )?;
+    writeln!(
+        w,
+        "Transfer/sec: {:>10}B",
+        format_binary(bytes as f64 / runtime_s)
+    )
+}
+
+/// Renders from `  Thread Stats` through `Transfer/sec:` (§3.3–3.6).
+pub fn render_report<W: Write>(w: &mut W, r: &Report) -> io::Result<()> {
+    render_summary(w, &Summary::from_report(r))
+}
+
+/// Same as [`render_report`] from already computed numbers.
+pub fn render_summary<W: Write>(w: &mut W, s: &Summary) -> io::Result<()> {
+    writeln!(w, "  Thread Stats   Avg      Stdev     Max   +/- Stdev")?;
+    render_row(w, "Latency", &s.latency, format_time_us)?;
+    render_row(w, "Req/Sec", &s.requests, format_metric)?;
+    if let Some(d) = s.distribution {
+        writeln!(w, "  Latency Distribution")?;
+        for (p, v) in [50.0, 75.0, 90.0, 99.0].iter().zip(d) {
+            writeln!(w, "{:>7.0}%{}", p, pad_cell(&format_time_us(v as f64), 10))?;
+        }
+    }
+    render_totals(w, s.complete, s.runtime_us, s.bytes, &s.errors)
 }

@@ -3,8 +3,8 @@
 
 use std::io::{self, Write};
 
-use crate::wrk::report::Errors;
-use crate::wrk::units::{fixed, format_binary, format_metric, format_time_us, pad_cell};
+use crate::wrk::report::{render_totals, Errors};
+use crate::wrk::units::{fixed, format_metric, format_time_us, pad_cell};
 
 /// One Thread Stats row as printed: avg, stdev, max, within-stdev percent.
 #[derive(Clone, Copy, Debug, Default, PartialEq)]
@@ -174,33 +174,5 @@ pub fn render<W: Write>(w: &mut W, m: &Model) -> io::Result<()> {
         }
         distribution(w, d)?;
     }
-    let runtime_s = m.runtime_us as f64 / 1_000_000.0;
-    writeln!(
-        w,
-        "  {} requests in {}, {}B read",
-        m.complete,
-        format_time_us(m.runtime_us as f64),
-        format_binary(m.bytes as f64)
-    )?;
-    let e = &m.errors;
-    if e.connect != 0 || e.read != 0 || e.write != 0 || e.timeout != 0 {
-        writeln!(
-            w,
-            "  Socket errors: connect {}, read {}, write {}, timeout {}",
-            e.connect, e.read, e.write, e.timeout
-        )?;
-    }
-    if e.status != 0 {
-        writeln!(w, "  Non-2xx or 3xx responses: {}", e.status)?;
-    }
-    writeln!(
-        w,
-        "Requests/sec: {:>9}",
-        fixed(m.complete as f64 / runtime_s, 2)
-    )?;
-    writeln!(
-        w,
-        "Transfer/sec: {:>10}B",
-        format_binary(m.bytes as f64 / runtime_s)
-    )
+    render_totals(w, m.complete, m.runtime_us, m.bytes, &m.errors)
 }
