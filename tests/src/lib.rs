@@ -1,1 +1,31 @@
-//! placeholder
+//! Test kit shared by every end-to-end test in the workspace.
+//!
+//! Tests own their peers: they bind port 0, start servers in-process or as
+//! child processes, and stop them by handle. This crate provides those peers
+//! and the plumbing around them, one job per module:
+//!
+//! | module | what it is for |
+//! |---|---|
+//! | [`ports`] | free loopback ports (`free_port`, `free_port_pair`, IPv6 probe) |
+//! | [`sys`] | the only `unsafe`: raise the open-file limit, send a signal to a child |
+//! | [`tmp`] | self-deleting temporary directories |
+//! | [`proc`] | [`proc::ChildGuard`]: spawn, capture output, wait with a deadline, kill by PID on drop |
+//! | [`stock`] | find the real `qperf` / `wrk` / `nginx`; skip or fail (`NETBENCH_REQUIRE_STOCK=1`) when absent |
+//! | [`client`] | a minimal blocking HTTP/1.1 client to check servers in tests |
+//! | [`http`] | [`http::HttpTarget`]: in-process hyper HTTP/1.1 server with test routes and stall windows |
+//! | [`misbehave`] | [`misbehave::MisbehavingServer`]: raw-socket servers that break HTTP on purpose |
+//! | [`nginx`] | [`nginx::Nginx`]: the system nginx in a temporary prefix, killed on drop |
+//!
+//! Everything listens on loopback only. Helpers that cannot work without
+//! loopback sockets (binding `127.0.0.1:0`) panic with a clear message: this
+//! is a test library, and such a failure means the test cannot run at all.
+
+pub mod client;
+pub mod http;
+pub mod misbehave;
+pub mod nginx;
+pub mod ports;
+pub mod proc;
+pub mod stock;
+pub mod sys;
+pub mod tmp;

@@ -1,0 +1,1 @@
+//! Misbehaving HTTP servers (being written).

@@ -1,0 +1,1 @@
+//! The system nginx as a child process (being written).
