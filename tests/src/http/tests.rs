@@ -123,3 +123,24 @@ fn drop_stops_listening_and_closes_idle_connections() {
         "idle keep-alive connection should be closed"
     );
 }
+
+#[test]
+fn stock_wrk_loads_target_without_errors() {
+    let Some(wrk) = crate::stock::require("wrk") else {
+        return;
+    };
+    let t = HttpTarget::start();
+    let out = crate::proc::run(
+        std::process::Command::new(wrk)
+            .args(["-t2", "-c1000", "-d1s"])
+            .arg(t.url("/")),
+        Duration::from_secs(30),
+    )
+    .expect("run wrk");
+    let text = out.stdout_str();
+    assert_eq!(out.code(), Some(0), "{text}{}", out.stderr_str());
+    assert!(!text.contains("Socket errors"), "{text}");
+    // wrk opens its 1000 connections (plus, in 4.1, one probe connection).
+    assert!(t.connections() >= 1000, "{text}");
+    assert!(t.requests() > 1000, "{text}");
+}
