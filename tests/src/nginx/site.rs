@@ -23,7 +23,7 @@ pub fn index_html() -> Vec<u8> {
     let mut page = head.as_bytes().to_vec();
     let pad = INDEX_LEN.saturating_sub(head.len() + tail.len() + 9);
     page.extend_from_slice(b"<!--");
-    page.extend(std::iter::repeat(b'.').take(pad));
+    page.extend_from_slice(&vec![b'.'; pad]);
     page.extend_from_slice(b"-->\n");
     page.push(b'\n');
     page.extend_from_slice(tail.as_bytes());
