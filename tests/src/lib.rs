@@ -10,11 +10,30 @@
 //! | [`sys`] | the only `unsafe`: raise the open-file limit, send a signal to a child |
 //! | [`tmp`] | self-deleting temporary directories |
 //! | [`proc`] | [`proc::ChildGuard`]: spawn, capture output, wait with a deadline, kill by PID on drop |
+//! | [`ours`] | find our own built binaries (`target/<profile>/wrk`) from another package's tests |
 //! | [`stock`] | find the real `qperf` / `wrk` / `nginx`; skip or fail (`NETBENCH_REQUIRE_STOCK=1`) when absent |
 //! | [`client`] | a minimal blocking HTTP/1.1 client to check servers in tests |
 //! | [`http`] | [`http::HttpTarget`]: in-process hyper HTTP/1.1 server with test routes and stall windows |
 //! | [`misbehave`] | [`misbehave::MisbehavingServer`]: raw-socket servers that break HTTP on purpose |
 //! | [`nginx`] | [`nginx::Nginx`]: the system nginx in a temporary prefix, killed on drop |
+//!
+//! Typical use in a test that compares with a stock tool:
+//!
+//! ```no_run
+//! use std::process::Command;
+//! use std::time::Duration;
+//! use testkit::{http::HttpTarget, proc, stock};
+//!
+//! // Prints "skipping: wrk not installed" (or fails in CI) when absent.
+//! let Some(wrk) = stock::require("wrk") else { return };
+//! let target = HttpTarget::start(); // 127.0.0.1:<free port>, stops on drop
+//! let out = proc::run(
+//!     Command::new(wrk).args(["-t1", "-c10", "-d1s"]).arg(target.url("/")),
+//!     Duration::from_secs(30),
+//! )
+//! .expect("wrk ran");
+//! assert!(out.stdout_str().contains("requests in"));
+//! ```
 //!
 //! Everything listens on loopback only. Helpers that cannot work without
 //! loopback sockets (binding `127.0.0.1:0`) panic with a clear message: this
@@ -24,6 +43,7 @@ pub mod client;
 pub mod http;
 pub mod misbehave;
 pub mod nginx;
+pub mod ours;
 pub mod ports;
 pub mod proc;
 pub mod stock;
