@@ -94,17 +94,18 @@ fn thousands_of_concurrent_connections() {
 #[test]
 fn stall_window_holds_responses() {
     let t = HttpTarget::start_with(Options {
-        stall_every: Some(Duration::from_millis(600)),
-        stall_for: Duration::from_millis(300),
+        stall_every: Some(Duration::from_millis(1000)),
+        stall_for: Duration::from_millis(600),
         ..Options::default()
     });
     let mut c = Conn::connect(t.addr()).expect("connect");
-    // Before the first window (t < 600 ms) responses are immediate.
+    // Before the first window (server time < 1000 ms): not held.
     let start = Instant::now();
     c.get("/").expect("early");
-    assert!(start.elapsed() < Duration::from_millis(300));
-    // Inside the window [600, 900) ms a response waits for its end.
-    std::thread::sleep(Duration::from_millis(650).saturating_sub(start.elapsed()));
+    assert!(start.elapsed() < Duration::from_millis(500));
+    // Inside the window [1000, 1600) ms a response waits for its end. The
+    // server clock started a little before `start`, so aim at 1100 ms.
+    std::thread::sleep(Duration::from_millis(1100).saturating_sub(start.elapsed()));
     let asked = Instant::now();
     c.get("/").expect("stalled");
     let waited = asked.elapsed();
@@ -112,6 +113,7 @@ fn stall_window_holds_responses() {
         waited >= Duration::from_millis(150),
         "waited only {waited:?}"
     );
+    assert!(waited <= Duration::from_millis(1000), "waited {waited:?}");
 }
 
 #[test]
