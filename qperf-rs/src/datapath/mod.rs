@@ -1,0 +1,1 @@
+//! Data paths of the socket tests (to be written).

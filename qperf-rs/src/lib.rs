@@ -1,0 +1,23 @@
+//! `qperf` — a wire-compatible reimplementation of qperf 0.4.11.
+//!
+//! Module map:
+//! - [`cli`], [`params`], [`help`], [`tests_table`]: command line, parameters, help topics, test table.
+//! - [`proto`] (message types), [`wire`] (sans-IO codec), [`control`] (control connection I/O).
+//! - [`client`], [`server`], [`datapath`]: running tests; [`cpu`] tick counters; [`conf`] the conf test.
+//! - [`results`] (result maths, spec §5) and [`report`] (output, spec §6); [`debug`] the `-D` trace.
+
+pub mod cli;
+pub mod client;
+pub mod conf;
+pub mod control;
+pub mod cpu;
+pub mod datapath;
+pub mod debug;
+pub mod help;
+pub mod params;
+pub mod proto;
+pub mod report;
+pub mod results;
+pub mod server;
+pub mod tests_table;
+pub mod wire;

@@ -1,0 +1,1 @@
+//! The load engine: one event loop per thread (to be written).

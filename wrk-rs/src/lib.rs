@@ -1,0 +1,24 @@
+//! `wrk` — a drop-in reimplementation of wrk 4.1.0 with wrk2's `-R` mode.
+//!
+//! Module map:
+//! - [`cli`] command line, [`url`] target URL, [`request`] pre-serialized requests,
+//!   [`resolve`] address lookup, [`limits`] open-file limits.
+//! - [`engine`] per-thread event loops and connection state machines; [`http`] the sans-IO
+//!   response parser; [`tls`] rustls glue; [`rate`] the constant-rate schedule (`-R`).
+//! - [`run`] orchestrates threads, timing and signals; [`report`] / [`report_wrk2`] render output.
+//! - [`script_api`] is the seam to the Lua layer in [`script`].
+
+pub mod cli;
+pub mod engine;
+pub mod http;
+pub mod limits;
+pub mod rate;
+pub mod report;
+pub mod report_wrk2;
+pub mod request;
+pub mod resolve;
+pub mod run;
+pub mod script;
+pub mod script_api;
+pub mod tls;
+pub mod url;

@@ -1,0 +1,1 @@
+//! The Lua script layer on LuaJIT (to be written).
