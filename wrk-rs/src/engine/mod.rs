@@ -1,1 +1,113 @@
-//! The load engine: one event loop per thread (to be written).
+//! The load engine: one OS thread per `-t`, each with its own mio event loop
+//! driving `connections` HTTP/1.1 connections (wrk.md §2).
+//!
+//! This file holds the public contract used by `run.rs`, the script layer and
+//! the `-R` mode; the event loop itself lives in submodules.
+
+use std::net::SocketAddr;
+use std::sync::atomic::AtomicBool;
+use std::sync::Arc;
+
+use common::wrk::report::Errors;
+use common::wrk::stats::Stats;
+
+use crate::script_api::ThreadScript;
+
+/// `-R` (wrk2 mode): the total rate shared by all connections of all threads.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct RateConfig {
+    /// Requests per second over the whole run (all threads).
+    pub total_rate: f64,
+    /// Connections over all threads.
+    pub total_connections: usize,
+    /// Global index of this thread's first connection.
+    pub first_connection: usize,
+}
+
+/// Everything one worker thread needs.
+#[derive(Clone, Debug)]
+pub struct EngineConfig {
+    /// Thread number.
+    pub index: usize,
+    pub addr: SocketAddr,
+    /// `Some(host)` for https (SNI).
+    pub tls_server_name: Option<String>,
+    /// Connections of this thread (floor(c/t)).
+    pub connections: usize,
+    /// `--timeout` in milliseconds.
+    pub timeout_ms: u64,
+    /// Static pre-serialized batch (used when no dynamic script).
+    pub request: Arc<Vec<u8>>,
+    /// Requests per batch (≥ 1).
+    pub pipeline: usize,
+    /// `-R` (wrk2 mode); `None` = closed loop like wrk.
+    pub rate: Option<RateConfig>,
+}
+
+/// What a worker thread hands back when it ends.
+pub struct ThreadResult {
+    pub complete: u64,
+    pub bytes: u64,
+    pub errors: Errors,
+    /// Latency in µs, limit = timeout in µs like wrk.
+    pub latency: Stats,
+    /// Req/Sec samples every 100 ms.
+    pub requests: Stats,
+    /// `-R`: latency from the intended send time.
+    pub corrected: Option<common::hdr::Recorder>,
+    /// `-R`: latency from the actual send time.
+    pub uncorrected: Option<common::hdr::Recorder>,
+    /// The thread's script, handed back for `done()`.
+    pub script: Option<Box<dyn ThreadScript>>,
+}
+
+impl ThreadResult {
+    /// An empty result shaped like wrk's per-thread histograms.
+    pub fn empty(cfg: &EngineConfig, script: Option<Box<dyn ThreadScript>>) -> ThreadResult {
+        ThreadResult {
+            complete: 0,
+            bytes: 0,
+            errors: Errors::default(),
+            latency: Stats::new(cfg.timeout_ms.saturating_mul(1000)),
+            requests: Stats::new(10_000_000),
+            corrected: cfg.rate.map(|_| common::hdr::Recorder::new()),
+            uncorrected: cfg.rate.map(|_| common::hdr::Recorder::new()),
+            script,
+        }
+    }
+}
+
+/// A running worker thread.
+pub struct ThreadHandle {
+    inner: std::thread::JoinHandle<ThreadResult>,
+}
+
+impl ThreadHandle {
+    /// Waits for the thread to finish and returns its counters.
+    pub fn join(self) -> ThreadResult {
+        match self.inner.join() {
+            Ok(r) => r,
+            Err(p) => std::panic::resume_unwind(p),
+        }
+    }
+}
+
+/// Spawns the OS thread with its own event loop. `stop` set → the thread
+/// finishes and returns.
+pub fn start_thread(
+    cfg: EngineConfig,
+    script: Option<Box<dyn ThreadScript>>,
+    stop: Arc<AtomicBool>,
+) -> ThreadHandle {
+    let inner = std::thread::Builder::new()
+        .name(format!("wrk-{}", cfg.index))
+        .spawn(move || {
+            // Stub: waits for stop and returns nothing measured.
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                std::thread::sleep(std::time::Duration::from_millis(10));
+            }
+            ThreadResult::empty(&cfg, script)
+        })
+        .expect("spawn worker thread");
+    ThreadHandle { inner }
+}
