@@ -42,6 +42,11 @@ pub struct EngineConfig {
     pub pipeline: usize,
     /// `-R` (wrk2 mode); `None` = closed loop like wrk.
     pub rate: Option<RateConfig>,
+    /// What thread 0's validation found (which hooks exist); `None` without
+    /// a script. Decides whether `request()`/`delay()`/`response()` are called
+    /// and whether bodies are collected. (Addition to the split contract: the
+    /// engine cannot learn this from `ThreadScript` without an extra call.)
+    pub script_shape: Option<crate::script_api::ScriptShape>,
 }
 
 /// What a worker thread hands back when it ends.
