@@ -162,6 +162,12 @@ impl Stats {
             })
     }
 
+    /// Each visible (value, count) in ascending order, in one pass (wrk2's
+    /// report feeds the Req/Sec samples into an HdrHistogram with it).
+    pub fn values(&self) -> impl Iterator<Item = (u64, u64)> + '_ {
+        self.visible()
+    }
+
     /// Mean over visible values divided by the stored count (0 when empty).
     pub fn mean(&self) -> f64 {
         if self.count == 0 {

@@ -41,30 +41,31 @@ pub struct Distribution {
 
 impl Distribution {
     /// Builds a block from a recorder (percentiles 50 … 100, spectrum,
-    /// footer in ms).
+    /// footer in ms) with wrk2's C HdrHistogram statistics ([`super::stdev`]).
     pub fn from_recorder(label: &str, r: &crate::hdr::Recorder) -> Distribution {
+        use super::stdev;
+        let h = r.histogram();
         let percentiles = [50.0, 75.0, 90.0, 99.0, 99.9, 99.99, 99.999, 100.0]
             .iter()
-            .map(|&p| (p, r.percentile(p) as f64))
+            .map(|&p| (p, stdev::value_at_percentile(h, p) as f64))
             .collect();
-        let spectrum = r
-            .spectrum()
+        let spectrum = stdev::spectrum(h, 5)
             .iter()
-            .map(|s| SpectrumRow {
-                value_ms: s.value_us as f64 / 1000.0,
-                quantile: s.quantile,
-                total_count: s.total_count,
+            .map(|t| SpectrumRow {
+                value_ms: t.value as f64 / 1000.0,
+                quantile: t.percentile / 100.0,
+                total_count: t.total_count,
             })
             .collect();
         Distribution {
             label: label.to_string(),
             percentiles,
             spectrum,
-            mean_ms: r.mean() / 1000.0,
-            stdev_ms: r.stdev() / 1000.0,
-            max_ms: r.max() as f64 / 1000.0,
+            mean_ms: stdev::mean(h) / 1000.0,
+            stdev_ms: stdev::stdev(h) / 1000.0,
+            max_ms: stdev::max(h) as f64 / 1000.0,
             total_count: r.count(),
-            buckets: r.histogram().buckets() as u32,
+            buckets: h.buckets() as u32,
             sub_buckets: crate::hdr::SUB_BUCKETS,
         }
     }
