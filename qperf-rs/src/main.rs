@@ -1,1 +1,78 @@
-fn main() {}
+//! The `qperf` binary: server mode when no client argument is given,
+//! otherwise a client running the named tests (spec qperf.md §1).
+
+use std::io::{self, BufWriter, IsTerminal, LineWriter, Write};
+
+use qperf_rs::cli::session::{self, End, Runner};
+use qperf_rs::client::{self, ClientError, Outcome, Target};
+use qperf_rs::proto::Req;
+use qperf_rs::server;
+
+/// The real network and CPU pinning.
+struct Live;
+
+impl Runner for Live {
+    fn run_test(
+        &mut self,
+        target: &Target,
+        local: &Req,
+        remote: &Req,
+    ) -> Result<Outcome, ClientError> {
+        client::run_test(target, local, remote)
+    }
+
+    fn set_affinity(&mut self, cpu: u32) -> Result<(), String> {
+        // SAFETY: cpu_set_t is plain data; CPU_SET bounds-checks the index
+        // against the set size and sched_setaffinity only reads the set.
+        unsafe {
+            let mut set: libc::cpu_set_t = std::mem::zeroed();
+            if cpu as usize >= 8 * std::mem::size_of::<libc::cpu_set_t>() {
+                return Err(io::Error::from_raw_os_error(libc::EINVAL).to_string_c());
+            }
+            libc::CPU_SET(cpu as usize, &mut set);
+            if libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &set) < 0 {
+                return Err(io::Error::last_os_error().to_string_c());
+            }
+        }
+        Ok(())
+    }
+}
+
+/// `strerror` text of an OS error (without Rust's " (os error N)").
+trait StrError {
+    fn to_string_c(&self) -> String;
+}
+
+impl StrError for io::Error {
+    fn to_string_c(&self) -> String {
+        let s = self.to_string();
+        match s.find(" (os error") {
+            Some(i) => s[..i].to_string(),
+            None => s,
+        }
+    }
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args_os()
+        .skip(1)
+        .map(|a| a.to_string_lossy().into_owned())
+        .collect();
+    // Like stock (C stdio): line-buffered on a terminal, fully buffered
+    // otherwise; stderr unbuffered.
+    let stdout = io::stdout().lock();
+    let mut out: Box<dyn Write> = if io::stdout().is_terminal() {
+        Box::new(LineWriter::new(stdout))
+    } else {
+        Box::new(BufWriter::with_capacity(4096, stdout))
+    };
+    let mut err = io::stderr();
+    let end = session::run(&args, &mut Live, &mut out, &mut err);
+    let _ = out.flush();
+    drop(out);
+    let code = match end {
+        End::Exit(code) => code,
+        End::Serve(cfg) => server::serve(&cfg),
+    };
+    std::process::exit(code);
+}

@@ -59,17 +59,28 @@ pub fn strtol(s: &str) -> (i64, &str) {
 /// An x86 80-bit extended value as `strtold` produces it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum LongDouble {
-    Zero { neg: bool },
+    Zero {
+        neg: bool,
+    },
     /// `mant × 2^exp` with `mant` normalised to 64 significant bits.
-    Finite { neg: bool, mant: u64, exp: i32 },
-    Inf { neg: bool },
+    Finite {
+        neg: bool,
+        mant: u64,
+        exp: i32,
+    },
+    Inf {
+        neg: bool,
+    },
     NaN,
 }
 
 impl LongDouble {
     /// `value < 0` as C evaluates it (NaN and -0 are not negative).
     pub fn is_negative(self) -> bool {
-        matches!(self, Self::Finite { neg: true, .. } | Self::Inf { neg: true })
+        matches!(
+            self,
+            Self::Finite { neg: true, .. } | Self::Inf { neg: true }
+        )
     }
 
     /// C `(long)(value * m)` computed in long double: the product is
@@ -161,7 +172,11 @@ pub fn strtold(s: &str) -> (LongDouble, &str) {
     }
     let rest = &b[i..];
     if starts_with_ci(rest, b"inf") {
-        let n = if starts_with_ci(rest, b"infinity") { 8 } else { 3 };
+        let n = if starts_with_ci(rest, b"infinity") {
+            8
+        } else {
+            3
+        };
         return (LongDouble::Inf { neg }, &s[i + n..]);
     }
     if starts_with_ci(rest, b"nan") {

@@ -1,0 +1,443 @@
+//! The command line interpreter (spec qperf.md §1, §2): processes the
+//! arguments strictly left to right, running each test (under the `-oo`
+//! loops given so far) as soon as its word is reached, and finally decides
+//! between server and client mode.
+//!
+//! Everything printed goes to the `out`/`err` writers given by the caller;
+//! the network part is behind [`Runner`], so the whole interpreter can be
+//! tested without sockets.
+
+use std::io::Write;
+
+use super::loops::{self, Loop};
+use super::options::{self, Arg, Class, Opt, Target as OptTarget, OPTIONS};
+use super::value;
+use crate::client::{ClientError, Outcome, Target};
+use crate::help::{self, VERSION};
+use crate::params::{Par, Params, Side};
+use crate::proto::Req;
+use crate::report::{self, Display};
+use crate::results;
+use crate::server::ServerConfig;
+use crate::tests_table::{self, Setup, TestInfo, Transport};
+
+/// The default control port.
+pub const DEFAULT_LISTEN_PORT: i64 = 19765;
+
+/// What the session needs from the outside world.
+pub trait Runner {
+    /// Runs one test against the server (client::run_test in the binary).
+    fn run_test(
+        &mut self,
+        target: &Target,
+        local: &Req,
+        remote: &Req,
+    ) -> Result<Outcome, ClientError>;
+    /// Pins this process to `cpu`; the error is the `strerror` text.
+    fn set_affinity(&mut self, cpu: u32) -> Result<(), String>;
+}
+
+/// How the invocation ends.
+#[derive(Debug)]
+pub enum End {
+    /// Exit with this status (everything has been printed).
+    Exit(i32),
+    /// No client argument: become a server.
+    Serve(ServerConfig),
+}
+
+/// Stops processing: the exit status (the message is already printed).
+struct Stop(i32);
+
+type Step = Result<(), Stop>;
+
+/// The interpreter state.
+pub struct Session<'a> {
+    params: Params,
+    display: Display,
+    listen_port: i64,
+    wait_secs: i64,
+    host: Option<String>,
+    loops: Vec<Loop>,
+    runner: &'a mut dyn Runner,
+    out: &'a mut dyn Write,
+    err: &'a mut dyn Write,
+}
+
+/// Stock formats every message into 256 bytes: longer texts are cut to
+/// 251 characters plus ` ...` (we never print its stack garbage).
+pub fn clip(msg: &str) -> String {
+    if msg.len() < 256 {
+        return msg.to_string();
+    }
+    let mut end = 251;
+    while !msg.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{} ...", &msg[..end])
+}
+
+/// Runs the command line `args` (without the program name).
+pub fn run(
+    args: &[String],
+    runner: &mut dyn Runner,
+    out: &mut dyn Write,
+    err: &mut dyn Write,
+) -> End {
+    let mut s = Session {
+        params: Params::new(),
+        display: Display::default(),
+        listen_port: DEFAULT_LISTEN_PORT,
+        wait_secs: 5,
+        host: None,
+        loops: Vec::new(),
+        runner,
+        out,
+        err,
+    };
+    let end = match s.args(args) {
+        Ok(end) => end,
+        Err(Stop(code)) => End::Exit(code),
+    };
+    let _ = s.out.flush();
+    end
+}
+
+impl Session<'_> {
+    /// Prints a (clipped) message line on stdout.
+    fn say(&mut self, msg: &str) {
+        let _ = writeln!(self.out, "{}", clip(msg));
+    }
+
+    /// Prints an error and stops with status 1.
+    fn fail(&mut self, msg: &str) -> Stop {
+        self.say(msg);
+        Stop(1)
+    }
+
+    fn args(&mut self, args: &[String]) -> Result<End, Stop> {
+        let mut is_client = false;
+        let mut test_given = false;
+        let mut i = 0;
+        while i < args.len() {
+            let word = &args[i];
+            if word.starts_with('-') {
+                let (found, warning) = options::find(word);
+                if let Some(w) = warning {
+                    self.say(&w);
+                }
+                let Some(index) = found else {
+                    return Err(
+                        self.fail(&format!("{word}: bad option; try: qperf --help options"))
+                    );
+                };
+                if !OPTIONS[index].server {
+                    is_client = true;
+                }
+                let next = args.get(i + 1).map(String::as_str);
+                i += self.option(index, word, next)?;
+            } else {
+                is_client = true;
+                if self.host.is_none() {
+                    self.host = Some(word.clone());
+                } else {
+                    let Some(test) = tests_table::find(word) else {
+                        return Err(
+                            self.fail(&format!("{word}: bad test; try: qperf --help tests"))
+                        );
+                    };
+                    self.run_loops(0, test)?;
+                    test_given = true;
+                }
+                i += 1;
+            }
+        }
+        if !is_client {
+            return Ok(End::Serve(ServerConfig {
+                listen_port: self.listen_port as u16,
+                loc_timeout_secs: self.params.num(Par::Timeout, Side::Local),
+                debug: self.display.debug,
+            }));
+        }
+        if !test_given {
+            let msg = match &self.host {
+                None => "you used a client-only option but did not specify the server name.\n\
+                         Do you want to be a client or server?"
+                    .to_string(),
+                Some(h) if tests_table::find(h).is_some() => {
+                    "must specify host name first; try: qperf --help".to_string()
+                }
+                Some(_) => "must specify a test type; try: qperf --help".to_string(),
+            };
+            return Err(self.fail(&msg));
+        }
+        Ok(End::Exit(0))
+    }
+
+    /// Applies option `index` typed as `word` with the following word
+    /// `next`; returns how many words were consumed.
+    fn option(&mut self, index: usize, word: &str, next: Option<&str>) -> Result<usize, Stop> {
+        let opt: Opt = OPTIONS[index];
+        let by = (index, opt.name);
+        let missing = |s: &mut Self| s.fail(&format!("missing argument to {word}"));
+        let checked = |s: &mut Self, r: Result<i64, String>| r.map_err(|e| s.fail(&e));
+        match opt.arg {
+            Arg::Debug => self.display.debug = true,
+            Arg::Help => {
+                let topic = next.unwrap_or("main");
+                return match help::topic(topic) {
+                    Some(text) => {
+                        let _ = self.out.write_all(text.as_bytes());
+                        Err(Stop(0))
+                    }
+                    None => Err(self.fail(&format!(
+                        "cannot find help category {topic}; try: qperf --help categories"
+                    ))),
+                };
+            }
+            Arg::Version => {
+                let _ = writeln!(self.out, "qperf {VERSION}");
+                return Err(Stop(0));
+            }
+            Arg::Host => {
+                let Some(v) = next else {
+                    return Err(missing(self));
+                };
+                self.host = Some(v.to_string());
+                return Ok(2);
+            }
+            Arg::Loop => {
+                let Some(v) = next else {
+                    return Err(self.fail(&format!("{word}: missing argument")));
+                };
+                let l = loops::parse(word, v).map_err(|e| self.fail(&e))?;
+                self.loops.push(l);
+                return Ok(2);
+            }
+            Arg::ListenPort | Arg::Precision | Arg::Wait => {
+                let Some(v) = next else {
+                    return Err(missing(self));
+                };
+                let n = if opt.arg == Arg::Wait {
+                    checked(self, value::time(word, v))?
+                } else {
+                    checked(self, value::int(word, v))?
+                };
+                match opt.arg {
+                    // Stock keeps these in C ints.
+                    Arg::ListenPort => self.listen_port = i64::from(n as i32),
+                    Arg::Precision => {
+                        self.display.units.precision = (n as i32).clamp(0, 1000) as usize
+                    }
+                    _ => self.wait_secs = i64::from(n as i32),
+                }
+                return Ok(2);
+            }
+            Arg::UnifyNodes => self.display.unify_nodes = true,
+            Arg::UnifyUnits => self.display.units.unify_units = true,
+            Arg::BitsPerSec => self.display.units.bits_per_sec = true,
+            Arg::Verbose => {
+                let v = &mut self.display.verbose;
+                for l in [&mut v.conf, &mut v.stat, &mut v.time, &mut v.used] {
+                    *l = (*l).max(1);
+                }
+            }
+            Arg::VerboseMore => {
+                let v = &mut self.display.verbose;
+                for l in [&mut v.conf, &mut v.stat, &mut v.time, &mut v.used] {
+                    *l = 2;
+                }
+            }
+            Arg::VerboseClass(c, level) => {
+                let v = &mut self.display.verbose;
+                *match c {
+                    Class::Conf => &mut v.conf,
+                    Class::Stat => &mut v.stat,
+                    Class::Time => &mut v.time,
+                    Class::Used => &mut v.used,
+                } = level;
+            }
+            Arg::Set1 => self.set_num(opt.target, by, 1),
+            Arg::Int | Arg::Size | Arg::Time | Arg::Sl => {
+                let Some(v) = next else {
+                    return Err(missing(self));
+                };
+                let r = match opt.arg {
+                    Arg::Int => value::int(word, v),
+                    Arg::Size => value::size(word, v),
+                    Arg::Time => value::time(word, v),
+                    _ => value::service_level(word, v),
+                };
+                let n = checked(self, r)?;
+                // Stored in 32-bit fields, truncated like stock.
+                self.set_num(opt.target, by, n as u32);
+                return Ok(2);
+            }
+            Arg::Str => {
+                let Some(v) = next else {
+                    return Err(missing(self));
+                };
+                let text = value::string(v).map_err(|e| self.fail(&e))?;
+                for (p, side) in sides(opt.target) {
+                    self.params.user_text(p, side, by, &text);
+                }
+                return Ok(2);
+            }
+        }
+        Ok(1)
+    }
+
+    fn set_num(&mut self, target: OptTarget, by: (usize, &'static str), v: u32) {
+        for (p, side) in sides(target) {
+            self.params.user_num(p, side, by, v);
+        }
+    }
+
+    /// Runs `test` under the loops from `depth` on (stock `do_loop`).
+    fn run_loops(&mut self, depth: usize, test: &'static TestInfo) -> Step {
+        let Some(l) = self.loops.get(depth).cloned() else {
+            return self.client(test);
+        };
+        let name = OPTIONS[l.option].name;
+        for v in l.values() {
+            let text = v.to_string();
+            self.option(l.option, name, Some(&text))?;
+            self.run_loops(depth + 1, test)?;
+        }
+        Ok(())
+    }
+
+    /// One test (stock `client`): defaults, affinity, header, per-test
+    /// setup and warnings, the run, the result block.
+    fn client(&mut self, test: &'static TestInfo) -> Step {
+        let p = &mut self.params;
+        p.clear_inuse();
+        for side in [Side::Local, Side::Remote] {
+            if !p.is_set(Par::NoMsgs, side) {
+                p.default_num(Par::Time, side, 2);
+            }
+        }
+        p.default_both(Par::Timeout, 5);
+        p.use_both(Par::Affinity);
+        p.use_both(Par::Time);
+
+        let cpu = p.num(Par::Affinity, Side::Local);
+        if cpu != 0 {
+            if let Err(e) = self.runner.set_affinity(cpu - 1) {
+                let cpu = (cpu - 1) as i32;
+                return Err(self.fail(&format!("cannot set processor affinity (cpu {cpu}): {e}")));
+            }
+        }
+        if self.display.debug {
+            let _ = writeln!(self.err, "sending request: {}", test.name);
+        }
+        let _ = writeln!(self.out, "{}:", test.name);
+        self.setup(test);
+
+        let mut local = self.params.req(Side::Local);
+        let mut remote = self.params.req(Side::Remote);
+        for r in [&mut local, &mut remote] {
+            r.ver_maj = 0;
+            r.ver_min = 4;
+            r.ver_inc = 11;
+            r.req_index = test.index();
+        }
+        let target = Target {
+            host: self.host.clone().unwrap_or_default(),
+            listen_port: self.listen_port as u16,
+            wait_secs: self.wait_secs.clamp(0, i64::from(u32::MAX)) as u32,
+            debug: self.display.debug,
+        };
+        // No flush here: like stock, stdout stays block-buffered when it is
+        // not a terminal, so a remote error can precede the header in 2>&1.
+        match self.runner.run_test(&target, &local, &remote) {
+            Ok(Outcome::Quit) => Err(Stop(0)),
+            Ok(Outcome::Conf { local, remote }) => {
+                let _ = report::render(self.out, &report::conf_lines(&local, &remote));
+                Ok(())
+            }
+            Ok(Outcome::Stats { local, remote }) => {
+                let res = results::compute(&local, &remote);
+                let kind = test.kind.unwrap_or(tests_table::ResultKind::Latency);
+                let lines = report::result_lines(&self.display, kind, &res, &self.params);
+                let _ = report::render(self.out, &lines);
+                Ok(())
+            }
+            Err(ClientError::Local(msg)) => Err(self.fail(&msg)),
+            Err(ClientError::Remote(msg)) => {
+                let _ = writeln!(self.err, "server: {}", clip(&msg));
+                Err(Stop(1))
+            }
+        }
+    }
+
+    /// The test's own parameter defaults and consumption, then the
+    /// "set but not used" warnings (spec §2.6 steps 7–8).
+    fn setup(&mut self, test: &TestInfo) {
+        let p = &mut self.params;
+        match test.setup {
+            Setup::Conf => return,
+            Setup::Quit => {}
+            Setup::Socket { access_recv } => {
+                if access_recv {
+                    p.use_both(Par::AccessRecv);
+                }
+                if let Some(m) = test.default_msg_size {
+                    p.default_both(Par::MsgSize, m);
+                }
+                p.use_both(Par::Port);
+                p.use_both(Par::SockBufSize);
+            }
+            Setup::Rdma {
+                access_recv,
+                no_msgs,
+                rd_atomic,
+                poll,
+            } => {
+                if access_recv {
+                    p.use_both(Par::AccessRecv);
+                }
+                if no_msgs {
+                    p.use_both(Par::NoMsgs);
+                }
+                if test.transport == Transport::Rc {
+                    p.use_both(Par::UseCm);
+                } else {
+                    p.force_num(Par::UseCm, Side::Local, 0);
+                    p.force_num(Par::UseCm, Side::Remote, 0);
+                }
+                if p.num(Par::UseCm, Side::Local) == 0 {
+                    p.default_both(Par::MtuSize, 2048);
+                    for q in [Par::Id, Par::Sl, Par::StaticRate, Par::SrcPathBits] {
+                        p.use_both(q);
+                    }
+                }
+                if let Some(m) = test.default_msg_size {
+                    p.default_both(Par::MsgSize, m);
+                }
+                if poll {
+                    p.use_both(Par::PollMode);
+                }
+                if rd_atomic {
+                    p.use_both(Par::RdAtomic);
+                }
+            }
+        }
+        for name in self.params.take_unused() {
+            self.say(&format!(
+                "warning: {name} set but not used in test {}",
+                test.name
+            ));
+        }
+    }
+}
+
+/// The parameter copies an option target writes.
+fn sides(t: OptTarget) -> Vec<(Par, Side)> {
+    match t {
+        OptTarget::None => vec![],
+        OptTarget::Both(p) => vec![(p, Side::Local), (p, Side::Remote)],
+        OptTarget::Local(p) => vec![(p, Side::Local)],
+        OptTarget::Remote(p) => vec![(p, Side::Remote)],
+    }
+}
