@@ -30,7 +30,10 @@ pub enum Transport {
 impl Transport {
     /// Socket tests (RDS, SCTP, SDP, TCP, UDP).
     pub fn is_socket(self) -> bool {
-        matches!(self, Self::Rds | Self::Sctp | Self::Sdp | Self::Tcp | Self::Udp)
+        matches!(
+            self,
+            Self::Rds | Self::Sctp | Self::Sdp | Self::Tcp | Self::Udp
+        )
     }
 
     /// RDMA (verbs) tests.
