@@ -1,7 +1,17 @@
-//! The qperf client side of one test: control connection, REQ, data
-//! connection, synchronisation, timed data path and STAT exchange.
+//! The qperf client side of one test (spec §4.2–4.10): control connection,
+//! REQ, port, data connection, sync, timed data path, STAT, sync after test.
+//! Every test uses a fresh control connection, like stock.
 
+use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
+use std::os::fd::AsRawFd;
+use std::time::{Duration, Instant};
+
+use crate::control::{Control, CtlError, Side};
+use crate::datapath::{self, sock, sock::Net, Pattern, Role, Spec};
+use crate::debug::Trace;
 use crate::proto::{Conf, Req, Stat};
+use crate::tests_table::{self, Transport};
+use crate::{conf, cpu, dbg_line, wire};
 
 /// Where the server is.
 #[derive(Clone, Debug)]
@@ -13,6 +23,8 @@ pub struct Target {
 }
 
 /// What one test produced.
+// The contract keeps the Stats by value; one Outcome per test is cheap.
+#[allow(clippy::large_enum_variant)]
 #[derive(Clone, Debug)]
 pub enum Outcome {
     Stats { local: Stat, remote: Stat },
@@ -29,10 +41,188 @@ pub enum ClientError {
     Remote(String),
 }
 
+impl From<CtlError> for ClientError {
+    fn from(e: CtlError) -> Self {
+        match e {
+            CtlError::Local(m) => ClientError::Local(m),
+            CtlError::Peer(m) => ClientError::Remote(m),
+        }
+    }
+}
+
 /// Runs one test: control connection, REQ (`remote`, req_index set), port,
 /// data connection, sync, the timed data path with the `local` parameters,
 /// STAT, sync after test.
 pub fn run_test(target: &Target, local: &Req, remote: &Req) -> Result<Outcome, ClientError> {
-    let _ = (target, local, remote);
-    Err(ClientError::Local("not implemented".into()))
+    let trace = Trace(target.debug);
+    let test = tests_table::by_index(remote.req_index)
+        .ok_or_else(|| ClientError::Local(format!("bad request index: {}", remote.req_index)))?;
+    dbg_line!(trace, "sending request: {}", test.name);
+    let stream = connect(target)?;
+    let mut ctl = Control::new(stream, Side::Client)
+        .map_err(|e| ClientError::Local(crate::control::strerror(&e)))?;
+    let mut run = Run {
+        ctl: &mut ctl,
+        trace,
+        target,
+        local,
+    };
+    let result = run.body(remote, test.transport, test.name);
+    if let Err(ClientError::Local(msg)) = &result {
+        // Tell the server, like stock's error channel (best effort).
+        ctl.send_error(msg);
+    }
+    result
+}
+
+/// Resolves HOST and connects, retrying every second within `-ws`.
+fn connect(target: &Target) -> Result<TcpStream, ClientError> {
+    let addrs: Vec<SocketAddr> = (target.host.as_str(), target.listen_port)
+        .to_socket_addrs()
+        .map_err(|e| ClientError::Local(format!("getaddrinfo failed: {}", gai_text(&e))))?
+        .collect();
+    let start = Instant::now();
+    loop {
+        for a in &addrs {
+            if let Ok(s) = TcpStream::connect(a) {
+                return Ok(s);
+            }
+        }
+        if start.elapsed() >= Duration::from_secs(u64::from(target.wait_secs)) {
+            return Err(ClientError::Local(format!(
+                "{}: failed to connect",
+                target.host
+            )));
+        }
+        std::thread::sleep(Duration::from_secs(1));
+    }
+}
+
+/// glibc's `gai_strerror` text out of Rust's lookup error.
+fn gai_text(e: &std::io::Error) -> String {
+    let s = e.to_string();
+    s.strip_prefix("failed to lookup address information: ")
+        .unwrap_or(&s)
+        .to_string()
+}
+
+struct Run<'a> {
+    ctl: &'a mut Control,
+    trace: Trace,
+    target: &'a Target,
+    local: &'a Req,
+}
+
+impl Run<'_> {
+    fn body(
+        &mut self,
+        remote: &Req,
+        transport: Transport,
+        name: &str,
+    ) -> Result<Outcome, ClientError> {
+        let to = self.local.timeout;
+        dbg_line!(self.trace, "sending request data");
+        self.ctl
+            .send("request data", &wire::encode_req(remote), to)?;
+        match transport {
+            Transport::Control if name == "conf" => {
+                let b = self.ctl.recv("configuration", wire::CONF_LEN, to)?;
+                let remote =
+                    wire::decode_conf(&b).map_err(|e| ClientError::Local(e.to_string()))?;
+                Ok(Outcome::Conf {
+                    local: conf::local(),
+                    remote,
+                })
+            }
+            Transport::Control => {
+                self.ctl.sync_before(to)?;
+                Ok(Outcome::Quit)
+            }
+            Transport::Tcp => self.socket_test(Net::Tcp, name),
+            Transport::Udp => self.socket_test(Net::Udp, name),
+            Transport::Sctp => self.socket_test(Net::Sctp, name),
+            Transport::Sdp => self.socket_test(Net::Sdp, name),
+            Transport::Rds => Err(self.rds()),
+            _ => Err(ClientError::Local(
+                if self.local.use_cm != 0 && transport == Transport::Rc {
+                    "rdma_create_event_channel failed".into()
+                } else {
+                    "failed to find any InfiniBand devices: Function not implemented".into()
+                },
+            )),
+        }
+    }
+
+    /// RDS: stock's helper TCP exchange comes first; on a kernel without
+    /// RDS the client ends with the socket error (§4.11).
+    fn rds(&mut self) -> ClientError {
+        if let Some(e) = self.ctl.poll_urgent() {
+            return e.into();
+        }
+        // SAFETY: socket() has no memory-safety preconditions.
+        let fd = unsafe { libc::socket(libc::AF_RDS, libc::SOCK_SEQPACKET, 0) };
+        if fd >= 0 {
+            // SAFETY: we own `fd`.
+            unsafe { libc::close(fd) };
+            return ClientError::Local("RDS tests are not supported by this qperf".into());
+        }
+        let e = std::io::Error::last_os_error();
+        ClientError::Local(format!("socket failed: {}", crate::control::strerror(&e)))
+    }
+
+    fn socket_test(&mut self, net: Net, name: &str) -> Result<Outcome, ClientError> {
+        let to = self.local.timeout;
+        dbg_line!(self.trace, "waiting for port");
+        let b = self.ctl.recv("port", wire::PORT_LEN, to)?;
+        let port = wire::decode_port(&b).map_err(|e| ClientError::Local(e.to_string()))?;
+        let data = sock::client_connect(net, &self.target.host, port as u16)
+            .map_err(ClientError::Local)?;
+        if let (Ok(a), Ok(p)) = (data.local_addr(), data.peer_addr()) {
+            if let (Some(a), Some(p)) = (a.as_socket(), p.as_socket()) {
+                dbg_line!(
+                    self.trace,
+                    "sending from {} port {} to {}",
+                    net.name(),
+                    a.port(),
+                    p.port()
+                );
+            }
+        }
+        dbg_line!(self.trace, "sending synchronization before test");
+        dbg_line!(self.trace, "waiting for synchronization before test");
+        self.ctl.sync_before(to)?;
+        dbg_line!(self.trace, "synchronization complete");
+        let spec = Spec {
+            net,
+            pattern: if name.ends_with("_lat") {
+                Pattern::Lat
+            } else {
+                Pattern::Bw
+            },
+            role: Role::Client,
+            msg_size: self.local.msg_size as usize,
+            time: self.local.time,
+            access_recv: false,
+        };
+        dbg_line!(self.trace, "starting timer for {} seconds", self.local.time);
+        let m = datapath::run(&spec, data.as_raw_fd());
+        dbg_line!(self.trace, "stopping timer");
+        let local = Stat {
+            no_cpus: cpu::online_cpus(),
+            no_ticks: cpu::ticks_per_sec(),
+            time_s: m.time_s,
+            time_e: m.time_e,
+            s: m.s,
+            r: m.r,
+            ..Stat::default()
+        };
+        dbg_line!(self.trace, "waiting for results");
+        let b = self.ctl.recv("results", wire::STAT_LEN, to)?;
+        let remote = wire::decode_stat(&b).map_err(|e| ClientError::Local(e.to_string()))?;
+        dbg_line!(self.trace, "sending synchronization after test");
+        self.ctl
+            .send("synchronization after test", wire::SYNC_AFTER, to)?;
+        drop(data);
+        Ok(Outcome::Stats { local, remote })
+    }
 }

@@ -1,1 +1,309 @@
-//! (to be written)
+//! The control connection (spec §4.1, §4.10, §4.12): whole-message sends and
+//! receives with a per-message deadline, and the TCP-urgent error channel.
+//!
+//! The socket is non-blocking (like stock) and every wait is a `poll()` on
+//! readability *and* urgent data, so a peer's `?` error byte is noticed
+//! wherever we happen to be waiting, without SIGURG.
+
+use std::io::{self, Read, Write};
+use std::net::{Shutdown, TcpStream};
+use std::os::fd::AsRawFd;
+use std::time::{Duration, Instant};
+
+use crate::wire;
+
+/// How long the error text (and the peer's close after our error) may take.
+pub const ERROR_GRACE: Duration = Duration::from_secs(3);
+
+/// `ioctl` request: is the next read at the urgent mark? (Linux, asm-generic).
+const SIOCATMARK: libc::Ioctl = 0x8905;
+
+/// Which end we are; decides the "not responding" wording.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Side {
+    Client,
+    Server,
+}
+
+impl Side {
+    fn peer(self) -> &'static str {
+        match self {
+            Side::Client => "server",
+            Side::Server => "client",
+        }
+    }
+}
+
+/// Why a control operation failed.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum CtlError {
+    /// Our own failure, with stock's text (`failed to receive port: timed out`).
+    Local(String),
+    /// The peer reported an error through the urgent channel (its text, may be empty).
+    Peer(String),
+}
+
+/// Outcome of waiting on the control socket.
+enum Ready {
+    In,
+    Urgent,
+    Out,
+    Timeout,
+}
+
+/// `poll()` one fd for `events` (plus POLLPRI) until `deadline`.
+fn wait(fd: i32, out: bool, deadline: Instant) -> io::Result<Ready> {
+    loop {
+        let now = Instant::now();
+        if now >= deadline {
+            return Ok(Ready::Timeout);
+        }
+        let ms = (deadline - now).as_millis().clamp(1, i32::MAX as u128) as i32;
+        let events = libc::POLLPRI | if out { libc::POLLOUT } else { libc::POLLIN };
+        let mut p = libc::pollfd {
+            fd,
+            events,
+            revents: 0,
+        };
+        // SAFETY: `p` is one valid pollfd.
+        let r = unsafe { libc::poll(&mut p, 1, ms) };
+        if r < 0 {
+            let e = io::Error::last_os_error();
+            if e.kind() == io::ErrorKind::Interrupted {
+                continue;
+            }
+            return Err(e);
+        }
+        if r == 0 {
+            continue;
+        }
+        if p.revents & libc::POLLPRI != 0 {
+            return Ok(Ready::Urgent);
+        }
+        if out && p.revents & (libc::POLLOUT | libc::POLLERR | libc::POLLHUP) != 0 {
+            return Ok(Ready::Out);
+        }
+        return Ok(Ready::In);
+    }
+}
+
+/// One control connection.
+pub struct Control {
+    stream: TcpStream,
+    side: Side,
+}
+
+impl Control {
+    /// Wraps a connected stream, making it non-blocking.
+    pub fn new(stream: TcpStream, side: Side) -> io::Result<Control> {
+        stream.set_nonblocking(true)?;
+        Ok(Control { stream, side })
+    }
+
+    /// The underlying stream (for addresses).
+    pub fn stream(&self) -> &TcpStream {
+        &self.stream
+    }
+
+    fn fd(&self) -> i32 {
+        self.stream.as_raw_fd()
+    }
+
+    /// Sends all of `data` within `timeout_secs` (0 fails at once, like stock).
+    pub fn send(&mut self, item: &str, data: &[u8], timeout_secs: u32) -> Result<(), CtlError> {
+        let fail = |why: String| CtlError::Local(format!("failed to send {item}: {why}"));
+        let deadline = Instant::now() + Duration::from_secs(u64::from(timeout_secs));
+        if timeout_secs == 0 {
+            return Err(fail("timed out".into()));
+        }
+        let mut off = 0;
+        while off < data.len() {
+            match self.stream.write(&data[off..]) {
+                Ok(0) => return Err(fail(format!("{} not responding", self.side.peer()))),
+                Ok(n) => off += n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    match wait(self.fd(), true, deadline).map_err(|e| fail(strerror(&e)))? {
+                        Ready::Timeout => return Err(fail("timed out".into())),
+                        Ready::Urgent => return Err(self.read_urgent()),
+                        _ => {}
+                    }
+                }
+                Err(e) => return Err(fail(strerror(&e))),
+            }
+        }
+        Ok(())
+    }
+
+    /// Receives exactly `len` bytes within `timeout_secs`.
+    pub fn recv(&mut self, item: &str, len: usize, timeout_secs: u32) -> Result<Vec<u8>, CtlError> {
+        let fail = |why: String| CtlError::Local(format!("failed to receive {item}: {why}"));
+        let deadline = Instant::now() + Duration::from_secs(u64::from(timeout_secs));
+        if timeout_secs == 0 {
+            return Err(fail("timed out".into()));
+        }
+        let mut buf = vec![0u8; len];
+        let mut off = 0;
+        while off < len {
+            // An urgent byte may be pending even when in-band data is there.
+            match wait(self.fd(), false, deadline).map_err(|e| fail(strerror(&e)))? {
+                Ready::Timeout => return Err(fail("timed out".into())),
+                Ready::Urgent => return Err(self.read_urgent()),
+                _ => {}
+            }
+            match self.stream.read(&mut buf[off..]) {
+                Ok(0) => return Err(fail(format!("{} not responding", self.side.peer()))),
+                Ok(n) => off += n,
+                Err(e)
+                    if matches!(
+                        e.kind(),
+                        io::ErrorKind::Interrupted | io::ErrorKind::WouldBlock
+                    ) => {}
+                Err(e) => return Err(fail(strerror(&e))),
+            }
+        }
+        Ok(buf)
+    }
+
+    /// Sends `synchronization before test`, then reads and checks the peer's.
+    pub fn sync_before(&mut self, timeout_secs: u32) -> Result<(), CtlError> {
+        let item = std::str::from_utf8(wire::SYNC_BEFORE).unwrap_or_default();
+        self.send(item, wire::SYNC_BEFORE, timeout_secs)?;
+        let got = self.recv(item, wire::SYNC_BEFORE.len(), timeout_secs)?;
+        if got != wire::SYNC_BEFORE {
+            return Err(CtlError::Local(format!(
+                "synchronize {item} failure: data does not match"
+            )));
+        }
+        Ok(())
+    }
+
+    /// Non-blocking check for a pending urgent error from the peer.
+    pub fn poll_urgent(&mut self) -> Option<CtlError> {
+        match wait(self.fd(), false, Instant::now() + Duration::from_millis(1)) {
+            Ok(Ready::Urgent) => Some(self.read_urgent()),
+            _ => None,
+        }
+    }
+
+    /// Whether the peer has closed or reset the connection (without urgent data).
+    pub fn peer_gone(&self) -> bool {
+        let mut b = [0u8; 1];
+        // SAFETY: `b` is a valid 1-byte buffer.
+        let r = unsafe {
+            libc::recv(
+                self.fd(),
+                b.as_mut_ptr().cast(),
+                1,
+                libc::MSG_PEEK | libc::MSG_DONTWAIT,
+            )
+        };
+        if r == 0 {
+            return true;
+        }
+        r < 0 && io::Error::last_os_error().kind() != io::ErrorKind::WouldBlock
+    }
+
+    /// Reads the urgent byte and the error text that follows it (§4.12).
+    /// A `.` ("peer finished") is not an error in stock either; we report it
+    /// as an empty peer error only if no text follows.
+    fn read_urgent(&mut self) -> CtlError {
+        let deadline = Instant::now() + ERROR_GRACE;
+        let fd = self.fd();
+        // 1. The urgent byte itself.
+        loop {
+            let mut b = [0u8; 1];
+            // SAFETY: `b` is a valid 1-byte buffer.
+            let r = unsafe { libc::recv(fd, b.as_mut_ptr().cast(), 1, libc::MSG_OOB) };
+            if r == 1 {
+                break;
+            }
+            if Instant::now() >= deadline {
+                return CtlError::Peer(String::new());
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        // 2. Discard in-band bytes before the mark, then read the text to EOF.
+        let mut text = Vec::new();
+        let mut at_mark = false;
+        let mut chunk = [0u8; 512];
+        while Instant::now() < deadline && text.len() < wire::ERROR_TEXT_MAX {
+            if !at_mark {
+                let mut m: libc::c_int = 0;
+                // SAFETY: SIOCATMARK writes one int into `m`.
+                let r = unsafe { libc::ioctl(fd, SIOCATMARK, &mut m) };
+                at_mark = r < 0 || m != 0;
+            }
+            match self.stream.read(&mut chunk) {
+                Ok(0) => break,
+                Ok(n) if at_mark => text.extend_from_slice(&chunk[..n]),
+                Ok(_) => {}
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    if let Ok(Ready::Timeout) = wait(fd, false, deadline) {
+                        break;
+                    }
+                }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(_) => break,
+            }
+        }
+        CtlError::Peer(wire::decode_error_text(&text))
+    }
+
+    /// Reports `text` to the peer: `?` as urgent data, the text in-band,
+    /// FIN, then waits (at most 3 s) for the peer to close.
+    pub fn send_error(&mut self, text: &str) {
+        let fd = self.fd();
+        let b = [wire::URGENT_ERROR];
+        // SAFETY: `b` is a valid 1-byte buffer.
+        unsafe { libc::send(fd, b.as_ptr().cast(), 1, libc::MSG_OOB | libc::MSG_NOSIGNAL) };
+        let text = wire::bound_error_text(text);
+        let _ = self.send("error", text.as_bytes(), ERROR_GRACE.as_secs() as u32);
+        let _ = self.stream.shutdown(Shutdown::Write);
+        self.drain(Instant::now() + ERROR_GRACE);
+    }
+
+    /// Reads and discards until EOF, an error, or `deadline`.
+    pub fn drain(&mut self, deadline: Instant) {
+        let mut chunk = [0u8; 512];
+        loop {
+            match self.stream.read(&mut chunk) {
+                Ok(0) => return,
+                Ok(_) => {}
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    match wait(self.fd(), false, deadline) {
+                        Ok(Ready::Timeout) | Err(_) => return,
+                        Ok(Ready::Urgent) => {
+                            let mut b = [0u8; 1];
+                            // SAFETY: `b` is a valid 1-byte buffer.
+                            unsafe {
+                                libc::recv(self.fd(), b.as_mut_ptr().cast(), 1, libc::MSG_OOB)
+                            };
+                        }
+                        _ => {}
+                    }
+                }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(_) => return,
+            }
+        }
+    }
+}
+
+/// The C `strerror` text of an I/O error (without Rust's " (os error N)").
+pub fn strerror(e: &io::Error) -> String {
+    match e.raw_os_error() {
+        Some(code) => {
+            // SAFETY: strerror returns a valid C string for any code.
+            let p = unsafe { libc::strerror(code) };
+            if p.is_null() {
+                return e.to_string();
+            }
+            // SAFETY: non-null, NUL-terminated.
+            unsafe { std::ffi::CStr::from_ptr(p) }
+                .to_string_lossy()
+                .into_owned()
+        }
+        None => e.to_string(),
+    }
+}

@@ -1,0 +1,318 @@
+//! Interop matrix on loopback through the library API: our client → stock
+//! server, stock client → our server, ours → ours, for tcp_bw, tcp_lat,
+//! udp_bw, udp_lat, conf, quit and a pinned data port (`-ip`).
+
+mod support;
+
+use qperf_rs::client::{run_test, ClientError, Outcome};
+use qperf_rs::proto::{Req, Stat};
+use support::{req, stock_client, target, OurServer, StockServer};
+
+fn stats(o: Result<Outcome, ClientError>) -> (Stat, Stat) {
+    match o {
+        Ok(Outcome::Stats { local, remote }) => (local, remote),
+        other => panic!("expected stats, got {other:?}"),
+    }
+}
+
+/// Sanity of one side's STAT for a 1-second test.
+fn check_side(s: &Stat) {
+    assert!(s.no_cpus >= 1 && s.no_ticks == 100, "{s:?}");
+    let real = s.time_e.real - s.time_s.real;
+    assert!((95..=130).contains(&real), "real ticks {real}");
+}
+
+fn ours_run(port: u16, test: &str, edit: impl Fn(&mut Req)) -> (Stat, Stat) {
+    let mut r = req(test, 1);
+    edit(&mut r);
+    stats(run_test(&target(port), &r, &r))
+}
+
+fn check_bw(l: &Stat, r: &Stat) {
+    check_side(l);
+    check_side(r);
+    assert!(l.s.msgs > 10 && r.r.msgs > 10, "{l:?} {r:?}");
+    // The server cannot receive more than the client sent.
+    assert!(r.r.msgs <= l.s.msgs + 1);
+}
+
+fn check_lat(l: &Stat, r: &Stat) {
+    check_side(l);
+    check_side(r);
+    assert!(l.s.msgs > 100 && r.r.msgs > 100, "{l:?} {r:?}");
+    assert!(l.r.msgs <= l.s.msgs && l.s.msgs <= l.r.msgs + 1);
+    assert!(r.s.msgs <= r.r.msgs && r.r.msgs <= r.s.msgs + 1);
+}
+
+// ---------- our client → stock server ----------
+
+#[test]
+fn ours_to_stock_tcp_bw() {
+    let Some(s) = StockServer::start() else {
+        return;
+    };
+    let (l, r) = ours_run(s.port, "tcp_bw", |_| {});
+    check_bw(&l, &r);
+    assert_eq!(r.r.bytes, r.r.msgs * 65536);
+}
+
+#[test]
+fn ours_to_stock_tcp_lat() {
+    let Some(s) = StockServer::start() else {
+        return;
+    };
+    let (l, r) = ours_run(s.port, "tcp_lat", |_| {});
+    check_lat(&l, &r);
+}
+
+#[test]
+fn ours_to_stock_udp_bw() {
+    let Some(s) = StockServer::start() else {
+        return;
+    };
+    let (l, r) = ours_run(s.port, "udp_bw", |_| {});
+    check_bw(&l, &r);
+}
+
+#[test]
+fn ours_to_stock_udp_lat() {
+    let Some(s) = StockServer::start() else {
+        return;
+    };
+    let (l, r) = ours_run(s.port, "udp_lat", |_| {});
+    check_lat(&l, &r);
+}
+
+#[test]
+fn ours_to_stock_conf_and_quit() {
+    let Some(mut s) = StockServer::start() else {
+        return;
+    };
+    let c = req("conf", 2);
+    match run_test(&target(s.port), &c, &c) {
+        Ok(Outcome::Conf { local, remote }) => assert_eq!(local, remote),
+        other => panic!("{other:?}"),
+    }
+    let q = req("quit", 2);
+    assert!(matches!(
+        run_test(&target(s.port), &q, &q),
+        Ok(Outcome::Quit)
+    ));
+    let st = s
+        .child
+        .wait_timeout(std::time::Duration::from_secs(5))
+        .unwrap();
+    assert_eq!(st.and_then(|s| s.code()), Some(0));
+}
+
+#[test]
+fn ours_to_stock_pinned_port() {
+    let Some(s) = StockServer::start() else {
+        return;
+    };
+    let ip = testkit::ports::free_port();
+    let (l, r) = ours_run(s.port, "tcp_bw", |r| r.port = u32::from(ip));
+    check_bw(&l, &r);
+}
+
+#[test]
+fn ours_to_stock_server_error() {
+    let Some(s) = StockServer::start() else {
+        return;
+    };
+    // The data port is the server's own listen port: it cannot bind it.
+    let mut r = req("tcp_bw", 1);
+    r.port = u32::from(s.port);
+    assert_eq!(
+        run_test(&target(s.port), &r, &r).unwrap_err(),
+        ClientError::Remote("unable to make TCP socket".into())
+    );
+}
+
+// ---------- stock client → our server ----------
+
+fn stock_vs_ours(args: &[&str]) -> Option<(i32, String, String)> {
+    let s = OurServer::start();
+    let port = s.port.to_string();
+    let mut all = vec!["127.0.0.1", "-lp", &port];
+    all.extend_from_slice(args);
+    let out = stock_client(&all);
+    drop(s);
+    out
+}
+
+/// `29766` → `29,766` (qperf's comma grouping).
+fn fmt_thousands(n: &str) -> String {
+    let mut out = String::new();
+    for (i, c) in n.chars().enumerate() {
+        if i > 0 && (n.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+fn assert_lines(out: &str, names: &[&str]) {
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines.len(), names.len(), "{out}");
+    for (l, n) in lines.iter().zip(names) {
+        assert!(l.starts_with(n), "{l:?} should start with {n:?}\n{out}");
+    }
+}
+
+#[test]
+fn stock_to_ours_tcp_bw() {
+    let Some((code, out, err)) = stock_vs_ours(&["-t", "1", "tcp_bw"]) else {
+        return;
+    };
+    assert_eq!((code, err.as_str()), (0, ""), "{out}");
+    assert_lines(&out, &["tcp_bw:", "    bw  =  "]);
+    assert!(out.ends_with("B/sec\n"), "{out}");
+}
+
+#[test]
+fn stock_to_ours_tcp_lat() {
+    let Some((code, out, err)) = stock_vs_ours(&["-t", "1", "tcp_lat"]) else {
+        return;
+    };
+    assert_eq!((code, err.as_str()), (0, ""), "{out}");
+    assert_lines(&out, &["tcp_lat:", "    latency  =  "]);
+    assert!(out.ends_with(" us\n"), "{out}");
+}
+
+#[test]
+fn stock_to_ours_udp_bw_udp_lat() {
+    let Some((code, out, err)) = stock_vs_ours(&["-t", "1", "udp_bw", "udp_lat"]) else {
+        return;
+    };
+    assert_eq!((code, err.as_str()), (0, ""), "{out}");
+    assert_lines(
+        &out,
+        &[
+            "udp_bw:",
+            "    send_bw  =  ",
+            "    recv_bw  =  ",
+            "udp_lat:",
+            "    latency  =  ",
+        ],
+    );
+}
+
+#[test]
+fn stock_to_ours_conf() {
+    let Some((code, out, _)) = stock_vs_ours(&["conf"]) else {
+        return;
+    };
+    assert_eq!(code, 0);
+    let golden = include_str!(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../compat/golden/qperf/conf.txt"
+    ));
+    let names: Vec<String> = golden
+        .lines()
+        .map(|l| l.split('=').next().unwrap_or("").to_string())
+        .collect();
+    let names: Vec<&str> = names.iter().map(String::as_str).collect();
+    assert_lines(&out, &names);
+    // Both sides are this host: loc_* and rem_* agree.
+    let v: Vec<&str> = out
+        .lines()
+        .skip(1)
+        .map(|l| l.split("=  ").nth(1).unwrap_or(""))
+        .collect();
+    assert_eq!(v[..4], v[4..]);
+}
+
+#[test]
+fn stock_to_ours_quit() {
+    let Some(qperf) = testkit::stock::require("qperf") else {
+        return;
+    };
+    let s = OurServer::start();
+    let port = s.port.to_string();
+    let f = testkit::proc::run(
+        std::process::Command::new(qperf).args(["127.0.0.1", "-lp", &port, "quit"]),
+        std::time::Duration::from_secs(10),
+    )
+    .unwrap();
+    assert_eq!((f.code(), f.stdout_str().as_str()), (Some(0), "quit:\n"));
+    std::mem::forget(s); // already stopped by the stock client's quit
+}
+
+#[test]
+fn stock_to_ours_pinned_ports_vu() {
+    let ip = testkit::ports::free_port().to_string();
+    let Some((code, out, err)) = stock_vs_ours(&["-ip", &ip, "-t", "1", "-vu", "tcp_bw"]) else {
+        return;
+    };
+    assert!(
+        out.contains(&format!("port  =  {}", fmt_thousands(&ip))),
+        "{out}"
+    );
+    assert_eq!((code, err.as_str()), (0, ""), "{out}");
+    assert_lines(
+        &out,
+        &["tcp_bw:", "    bw    =  ", "    port  =  ", "    time  =  "],
+    );
+}
+
+#[test]
+fn stock_to_ours_sctp_fails_like_stock() {
+    let Some((code, out, err)) = stock_vs_ours(&["-t", "1", "sctp_bw"]) else {
+        return;
+    };
+    assert_eq!(code, 1);
+    assert_eq!(out, "sctp_bw:\n");
+    assert_eq!(err, "server: unable to make SCTP socket\n");
+}
+
+// ---------- ours → ours ----------
+
+#[test]
+fn ours_to_ours_all_socket_tests() {
+    let s = OurServer::start();
+    let (l, r) = ours_run(s.port, "tcp_bw", |_| {});
+    check_bw(&l, &r);
+    let (l, r) = ours_run(s.port, "tcp_lat", |_| {});
+    check_lat(&l, &r);
+    let (l, r) = ours_run(s.port, "udp_bw", |_| {});
+    check_bw(&l, &r);
+    let (l, r) = ours_run(s.port, "udp_lat", |_| {});
+    check_lat(&l, &r);
+    let ip = testkit::ports::free_port();
+    let (l, r) = ours_run(s.port, "tcp_lat", |r| r.port = u32::from(ip));
+    check_lat(&l, &r);
+    let c = req("conf", 2);
+    assert!(matches!(
+        run_test(&support::target(s.port), &c, &c),
+        Ok(Outcome::Conf { .. })
+    ));
+    assert_eq!(s.quit(), 0);
+}
+
+#[test]
+fn ours_to_ours_ipv6() {
+    if !testkit::ports::ipv6_loopback_available() {
+        testkit::stock::missing("IPv6 loopback");
+        return;
+    }
+    let s = OurServer::start();
+    let mut t = target(s.port);
+    t.host = "::1".into();
+    let r = req("tcp_lat", 1);
+    let (l, rem) = stats(run_test(&t, &r, &r));
+    check_lat(&l, &rem);
+}
+
+#[test]
+fn no_server_fails_to_connect() {
+    let port = testkit::ports::free_port();
+    let mut t = target(port);
+    t.wait_secs = 0;
+    let r = req("tcp_bw", 1);
+    assert_eq!(
+        run_test(&t, &r, &r).unwrap_err(),
+        ClientError::Local("127.0.0.1: failed to connect".into())
+    );
+}
