@@ -3,3 +3,5 @@
 pub mod report;
 pub mod stats;
 pub mod units;
+
+pub(crate) mod ldouble;

@@ -77,6 +77,54 @@ mod golden {
             .collect()
     }
 
+    /// Spectrum points (µs value, cumulative count), duplicates removed.
+    fn points(block: &str) -> Vec<(u64, u64)> {
+        let mut pts: Vec<(u64, u64)> = Vec::new();
+        for line in block.lines().filter(|l| !l.starts_with('#')) {
+            let cols: Vec<&str> = line.split_whitespace().collect();
+            if cols.len() != 4 {
+                continue;
+            }
+            if let (Ok(ms), Ok(total)) = (cols[0].parse::<f64>(), cols[2].parse::<u64>()) {
+                let p = ((ms * 1000.0).round() as u64, total);
+                if pts.last() != Some(&p) {
+                    pts.push(p);
+                }
+            }
+        }
+        pts
+    }
+
+    /// Percentile lines whose bucket the spectrum pins down (the rank falls
+    /// on a spectrum step of exactly one sample) must match byte for byte —
+    /// this covers the x87 rounding of e.g. 2995 µs → `2.99ms`.
+    fn check_pinned_percentiles(got: &str, want: &str) -> usize {
+        let pts = points(want);
+        let total = pts.last().map_or(0, |p| p.1);
+        let lines = |b: &str| -> Vec<String> {
+            b.lines()
+                .filter(|l| l.contains('%') && l.trim_end().ends_with('s'))
+                .map(str::to_string)
+                .collect()
+        };
+        let (g, w) = (lines(got), lines(want));
+        assert_eq!(g.len(), 8);
+        assert_eq!(w.len(), 8);
+        let mut checked = 0;
+        for (gl, wl) in g.iter().zip(&w) {
+            let p: f64 = wl.split('%').next().unwrap().trim().parse().unwrap();
+            let rank = (((p / 100.0) * total as f64 + 0.5) as u64).max(1);
+            let pinned = pts
+                .windows(2)
+                .any(|x| x[1].1 == x[0].1 + 1 && x[1].1 == rank);
+            if pinned {
+                assert_eq!(gl, wl);
+                checked += 1;
+            }
+        }
+        checked
+    }
+
     fn check(file: &str) {
         let text = golden(file);
         let want = blocks(&text);
@@ -93,6 +141,7 @@ mod golden {
             assert_eq!(spectrum_part(g), spectrum_part(w), "{file}");
             assert!(spectrum_part(g).lines().count() > 60);
             assert!(g.contains("#[Mean    = "));
+            assert!(check_pinned_percentiles(g, w) >= 2, "{file}");
         }
     }
 

@@ -1,5 +1,9 @@
 //! wrk's unit formatter and column padder (wrk.md §3.3–3.4).
 
+use std::cmp::Ordering;
+
+use super::ldouble::Ext;
+
 /// One unit table: scale, base unit and the successive units.
 struct Table {
     scale: f64,
@@ -45,6 +49,34 @@ pub fn fixed(v: f64, decimals: usize) -> String {
 }
 
 fn format_units(n: f64, t: &Table, decimals: usize) -> String {
+    format_units_div(n, 1, t, decimals)
+}
+
+/// `format_units(n / pre_div)` with every division done in x87 extended
+/// precision like wrk's `long double` code, so decimal ties print as glibc
+/// does ([`super::ldouble`]). NaN, infinities and negatives keep the plain
+/// `f64` path.
+fn format_units_div(n: f64, pre_div: u64, t: &Table, decimals: usize) -> String {
+    if n.is_finite() && n >= 0.0 {
+        let threshold = 0.85 * t.scale;
+        let mut amt = Ext::from_f64(n).div(pre_div);
+        let mut unit = t.base;
+        // Quirk kept from wrk: the last unit of each table is never reached.
+        for u in &t.units[..t.units.len() - 1] {
+            if amt.cmp_f64(threshold) == Ordering::Less {
+                break;
+            }
+            amt = amt.div(t.scale as u64);
+            unit = u;
+        }
+        if let Some(s) = amt.fixed(decimals) {
+            return format!("{s}{unit}");
+        }
+    }
+    format_units_f64(n / pre_div as f64, t, decimals)
+}
+
+fn format_units_f64(n: f64, t: &Table, decimals: usize) -> String {
     let mut amt = n;
     let mut unit = t.base;
     let threshold = 0.85 * t.scale;
@@ -73,7 +105,7 @@ pub fn format_binary(n: f64) -> String {
 /// Time formatter for a µs value: `146.00us`, `1.96ms`, `3.01s`, `3.00m`.
 pub fn format_time_us(n: f64) -> String {
     if n >= 1_000_000.0 {
-        format_units(n / 1_000_000.0, &TIME_S, 2)
+        format_units_div(n, 1_000_000, &TIME_S, 2)
     } else {
         format_units(n, &TIME_US, 2)
     }
