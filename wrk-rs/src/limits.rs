@@ -1,1 +1,67 @@
-//! (to be written)
+//! Open-file limit handling (issue 4 part 5).
+//!
+//! wrk runs with whatever `ulimit -n` it was given and, when connections do
+//! not fit, silently loses them (thousands of connect/read errors). We raise
+//! the soft RLIMIT_NOFILE to the hard limit at start, and when the requested
+//! connections still cannot fit we say so on stderr before the run (the run
+//! still happens, the excess connections fail like wrk's).
+
+/// Descriptors we need besides the sockets: stdio, one event loop and a
+/// waker per thread, the signal pipe, Lua/TLS files, a little slack.
+pub fn overhead(threads: u64) -> u64 {
+    16 + threads.saturating_mul(4)
+}
+
+/// Raises the soft open-file limit to the hard limit; returns the new soft
+/// limit (or the unchanged one if raising failed).
+pub fn raise_nofile() -> u64 {
+    let mut lim = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: plain syscalls on a local struct.
+    unsafe {
+        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) != 0 {
+            return u64::MAX;
+        }
+        if lim.rlim_cur < lim.rlim_max {
+            let want = libc::rlimit {
+                rlim_cur: lim.rlim_max,
+                rlim_max: lim.rlim_max,
+            };
+            if libc::setrlimit(libc::RLIMIT_NOFILE, &want) == 0 {
+                return want.rlim_cur as u64;
+            }
+        }
+    }
+    lim.rlim_cur as u64
+}
+
+/// The warning to print when `sockets` connections over `threads` threads
+/// do not fit under `limit` descriptors.
+pub fn check(sockets: u64, threads: u64, limit: u64) -> Option<String> {
+    let need = sockets.saturating_add(overhead(threads));
+    if need <= limit {
+        return None;
+    }
+    let usable = limit.saturating_sub(overhead(threads));
+    Some(format!(
+        "wrk: open file limit ({limit}) is too low for {sockets} connections: \
+         about {} will fail to connect (raise the hard limit: ulimit -Hn)",
+        sockets.saturating_sub(usable)
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fits_or_warns() {
+        assert_eq!(check(100, 2, 1024), None);
+        let w = check(20_000, 64, 1024).expect("warning");
+        assert!(w.contains("(1024)") && w.contains("20000 connections"), "{w}");
+        assert!(w.contains("about 19248 will fail"), "{w}");
+        assert!(raise_nofile() > 0);
+    }
+}

@@ -1,1 +1,105 @@
-//! (to be written)
+//! The pre-serialized request wrk sends without a script (spec §4.5) and
+//! wrk's validation of the first request string (spec §5.2, §5.4).
+//!
+//! `-H` rules: split at the first `:`; kept only when a space follows it;
+//! a later header with the same (case-sensitive) name replaces the earlier
+//! one. `Host: <host[:port]>` is added unless a header named exactly `Host`
+//! exists. wrk emits headers in Lua hash order; we emit the `-H` headers in
+//! command-line order, then Host (the order golden 46's error position shows).
+
+mod validate;
+
+pub use validate::validate;
+
+/// Parses one `-H` value; None when wrk silently drops it (no `": "`).
+pub fn parse_header(h: &str) -> Option<(String, String)> {
+    let colon = h.find(':')?;
+    let value = h[colon + 1..].strip_prefix(' ')?;
+    Some((h[..colon].to_string(), value.to_string()))
+}
+
+/// The `-H` headers as wrk's `wrk.headers` table holds them.
+pub fn headers(raw: &[String]) -> Vec<(String, String)> {
+    let mut out: Vec<(String, String)> = Vec::new();
+    for (name, value) in raw.iter().filter_map(|h| parse_header(h)) {
+        match out.iter_mut().find(|(n, _)| *n == name) {
+            Some(slot) => slot.1 = value,
+            None => out.push((name, value)),
+        }
+    }
+    out
+}
+
+/// `GET <path> HTTP/1.1`, the headers, the default Host, blank line.
+pub fn build(url: &crate::url::Url, headers: &[(String, String)]) -> Vec<u8> {
+    let mut s = format!("GET {} HTTP/1.1\r\n", url.path);
+    for (n, v) in headers {
+        s.push_str(n);
+        s.push_str(": ");
+        s.push_str(v);
+        s.push_str("\r\n");
+    }
+    if !headers.iter().any(|(n, _)| n == "Host") {
+        s.push_str("Host: ");
+        s.push_str(&url.host_header());
+        s.push_str("\r\n");
+    }
+    s.push_str("\r\n");
+    s.into_bytes()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn url(u: &str) -> crate::url::Url {
+        crate::url::parse(u).expect("valid url")
+    }
+
+    #[test]
+    fn header_rules() {
+        assert_eq!(parse_header("X-A: v"), Some(("X-A".into(), "v".into())));
+        assert_eq!(parse_header("X-A:  v"), Some(("X-A".into(), " v".into())));
+        assert_eq!(parse_header("X-A:v"), None);
+        assert_eq!(parse_header("X-Empty:"), None);
+        assert_eq!(parse_header("X-Empty: "), Some(("X-Empty".into(), "".into())));
+        assert_eq!(parse_header("Bad Name: v"), Some(("Bad Name".into(), "v".into())));
+        let raw: Vec<String> = ["A: 1", "B: 2", "A: 3", "a: 4", "C:5"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        assert_eq!(
+            headers(&raw),
+            vec![
+                ("A".into(), "3".into()),
+                ("B".into(), "2".into()),
+                ("a".into(), "4".into())
+            ]
+        );
+    }
+
+    #[test]
+    fn default_request() {
+        assert_eq!(
+            build(&url("http://127.0.0.1/"), &[]),
+            b"GET / HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"
+        );
+        assert_eq!(
+            build(&url("http://[::1]:8089/a?b#c"), &[("X".into(), "y".into())]),
+            b"GET /a?b#c HTTP/1.1\r\nX: y\r\nHost: [::1]:8089\r\n\r\n"
+        );
+        assert_eq!(
+            build(&url("http://h/"), &[("Host".into(), "other".into())]),
+            b"GET / HTTP/1.1\r\nHost: other\r\n\r\n"
+        );
+        let two = build(&url("http://h/"), &[("host".into(), "x".into())]);
+        assert_eq!(two, b"GET / HTTP/1.1\r\nhost: x\r\nHost: h\r\n\r\n");
+    }
+
+    #[test]
+    fn golden_46_position() {
+        let h = headers(&["Bad Name: v".to_string()]);
+        let req = build(&url("http://127.0.0.1/"), &h);
+        assert_eq!(validate(&req), Err("invalid character in header at 2:4".into()));
+    }
+}

@@ -1,1 +1,204 @@
-//! (to be written)
+//! One benchmark run, in wrk's order (spec §2.1): limits, script, resolve,
+//! per-thread setup and start, banner, wait (duration or SIGINT), join,
+//! merge, correction, report, `done()`.
+//!
+//! Without `-s` no Lua is touched: the request is built and validated here.
+//! With `-R` the wrk2 report replaces wrk's.
+
+mod signal;
+
+use std::io::Write;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use crate::cli::Config;
+use crate::engine::{self, EngineConfig, RateConfig, ThreadHandle, ThreadResult};
+use crate::script::{self, ScriptEnv};
+use crate::script_api::{MainScript, ScriptFailure, ScriptShape};
+use crate::{limits, report, request, resolve};
+
+/// A fatal condition before or after the run: message for stderr, status.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Fatal {
+    pub message: String,
+    pub code: i32,
+}
+
+impl From<ScriptFailure> for Fatal {
+    fn from(f: ScriptFailure) -> Fatal {
+        Fatal {
+            message: f.message,
+            code: f.exit_code,
+        }
+    }
+}
+
+fn fatal1(message: String) -> Fatal {
+    Fatal { message, code: 1 }
+}
+
+/// Runs the benchmark; returns the exit status (0 after any completed run).
+pub fn run(cfg: &Config) -> i32 {
+    match run_inner(cfg) {
+        Ok(()) => 0,
+        Err(f) => {
+            let _ = std::io::stdout().flush();
+            eprintln!("{}", f.message);
+            f.code
+        }
+    }
+}
+
+fn script_env(cfg: &Config, headers: &[(String, String)]) -> ScriptEnv {
+    ScriptEnv {
+        scheme: cfg.target.scheme.clone(),
+        host: cfg.target.host.clone(),
+        port: cfg.target.port.clone().unwrap_or_default(),
+        method: "GET".into(),
+        path: cfg.target.path.clone(),
+        headers: headers.to_vec(),
+        body: None,
+        args: cfg.script_args.clone(),
+        rate_mode: cfg.rate.is_some(),
+    }
+}
+
+/// Lookup + probe, through the script when there is one.
+fn resolve_target(cfg: &Config, main: Option<&mut Box<dyn MainScript>>) -> Result<Vec<std::net::SocketAddr>, Fatal> {
+    let host = &cfg.target.host;
+    let service = cfg.target.service();
+    let addrs = match main {
+        Some(m) => m.resolve(host, service)?,
+        None => resolve::resolve(host, service).map_err(fatal1)?,
+    };
+    if addrs.is_empty() {
+        // The script's probe found nothing: repeat ours for the errno text.
+        let msg = match resolve::resolve(host, service) {
+            Err(m) => m,
+            Ok(_) => format!("unable to connect to {host}:{service} Connection refused"),
+        };
+        return Err(fatal1(msg));
+    }
+    Ok(addrs)
+}
+
+fn run_inner(cfg: &Config) -> Result<(), Fatal> {
+    signal::ignore_during_setup();
+    let threads = usize::try_from(cfg.threads).unwrap_or(usize::MAX);
+    let per_thread = usize::try_from(cfg.connections / cfg.threads).unwrap_or(usize::MAX);
+    let sockets = (per_thread as u64).saturating_mul(cfg.threads);
+    let limit = limits::raise_nofile();
+    if let Some(w) = limits::check(sockets, cfg.threads, limit) {
+        eprintln!("{w}");
+    }
+
+    let headers = request::headers(&cfg.headers);
+    let mut main = match &cfg.script {
+        Some(path) => Some(script::load(path, &script_env(cfg, &headers))?),
+        None => None,
+    };
+    let addrs = resolve_target(cfg, main.as_mut())?;
+
+    // Without a script: one static request, validated like thread 0's.
+    let static_request = if main.is_none() {
+        let req = request::build(&cfg.target, &headers);
+        let depth = request::validate(&req).map_err(fatal1)?;
+        Some((Arc::new(req), depth))
+    } else {
+        None
+    };
+
+    let stop = Arc::new(AtomicBool::new(false));
+    let mut handles: Vec<ThreadHandle> = Vec::with_capacity(threads.min(4096));
+    let mut shape: Option<ScriptShape> = None;
+    for i in 0..threads {
+        let mut thread_script = None;
+        let (addr, req, pipeline) = match (&mut main, &static_request) {
+            (Some(m), _) => {
+                let mut ts = m.create_thread(i, addrs[0])?;
+                if i == 0 {
+                    shape = Some(ts.validate()?);
+                }
+                let sh = shape.clone().unwrap_or(ScriptShape {
+                    pipeline: 1,
+                    dynamic: false,
+                    delay: false,
+                    response: false,
+                });
+                let mut buf = Vec::new();
+                if !sh.dynamic {
+                    ts.request(&mut buf)?;
+                }
+                let addr = ts.addr();
+                thread_script = Some(ts);
+                (addr, Arc::new(buf), sh.pipeline.max(1))
+            }
+            (None, Some((req, depth))) => (addrs[0], req.clone(), *depth),
+            (None, None) => unreachable!("static request exists without a script"),
+        };
+        let ecfg = EngineConfig {
+            index: i,
+            addr,
+            tls_server_name: cfg.target.tls().then(|| cfg.target.host.clone()),
+            connections: per_thread,
+            timeout_ms: cfg.timeout_ms,
+            request: req,
+            pipeline,
+            rate: cfg.rate.map(|r| RateConfig {
+                total_rate: r as f64,
+                total_connections: per_thread.saturating_mul(threads),
+                first_connection: per_thread.saturating_mul(i),
+            }),
+            script_shape: shape.clone(),
+        };
+        handles.push(engine::start_thread(ecfg, thread_script, stop.clone()));
+    }
+
+    let interrupt = signal::Interrupt::arm();
+    let mut out = std::io::stdout();
+    let _ = common::wrk::report::render_banner(
+        &mut out,
+        cfg.duration_s,
+        &cfg.url,
+        cfg.threads,
+        cfg.connections,
+    );
+    let _ = out.flush();
+    let start = Instant::now();
+    let deadline = start
+        .checked_add(Duration::from_secs(cfg.duration_s))
+        .unwrap_or_else(|| start + Duration::from_secs(100 * 365 * 86_400));
+    interrupt.wait_until(deadline);
+    stop.store(true, Ordering::SeqCst);
+    let results: Vec<ThreadResult> = handles.into_iter().map(ThreadHandle::join).collect();
+    let runtime_us = u64::try_from(start.elapsed().as_micros()).unwrap_or(u64::MAX);
+
+    let mut totals = report::merge(&results, runtime_us);
+    let mut buf = Vec::new();
+    if cfg.rate.is_some() {
+        render_rate_mode(&mut buf, cfg, &results, &totals);
+    } else {
+        report::correct(&mut totals, cfg.connections);
+        let _ = report::render(&mut buf, cfg.latency, &totals);
+    }
+    let _ = out.write_all(&buf);
+    let _ = out.flush();
+
+    if let Some(m) = main.as_mut() {
+        if m.has_done() {
+            m.done(&report::summary(&totals), &totals.latency, &totals.requests)?;
+        }
+    }
+    let _ = out.flush();
+    // Thread scripts stay alive until after done() (thread:get reads them).
+    drop(results);
+    Ok(())
+}
+
+/// `-R` report (wrk2 layout).
+fn render_rate_mode(buf: &mut Vec<u8>, cfg: &Config, results: &[ThreadResult], totals: &report::Totals) {
+    // Placeholder until report_wrk2 lands: wrk's layout from the same totals.
+    let _ = (cfg, results);
+    let _ = report::render(buf, cfg.latency, totals);
+}
