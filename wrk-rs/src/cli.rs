@@ -118,12 +118,16 @@ pub fn parse<O: Write, E: Write>(argv: &[String], out: &mut O, err: &mut E) -> P
     }
 }
 
-fn parse_inner<O: Write, E: Write>(argv: &[String], out: &mut O, err: &mut E) -> Result<Config, ()> {
+fn parse_inner<O: Write, E: Write>(
+    argv: &[String],
+    out: &mut O,
+    err: &mut E,
+) -> Result<Config, ()> {
     let prog = argv.first().map(String::as_str).unwrap_or("wrk");
     let args = argv.get(1..).unwrap_or(&[]);
     let mut raw = Raw::default();
     let mut parser = getopt::Parser::new(args, getopt::posixly_correct());
-    while let Some(item) = parser.next() {
+    for item in parser.by_ref() {
         let (opt, value) = match item {
             Ok(o) => o,
             Err(e) => {

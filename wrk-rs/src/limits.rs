@@ -30,11 +30,11 @@ pub fn raise_nofile() -> u64 {
                 rlim_max: lim.rlim_max,
             };
             if libc::setrlimit(libc::RLIMIT_NOFILE, &want) == 0 {
-                return want.rlim_cur as u64;
+                return want.rlim_cur;
             }
         }
     }
-    lim.rlim_cur as u64
+    lim.rlim_cur
 }
 
 /// The warning to print when `sockets` connections over `threads` threads
@@ -60,7 +60,10 @@ mod tests {
     fn fits_or_warns() {
         assert_eq!(check(100, 2, 1024), None);
         let w = check(20_000, 64, 1024).expect("warning");
-        assert!(w.contains("(1024)") && w.contains("20000 connections"), "{w}");
+        assert!(
+            w.contains("(1024)") && w.contains("20000 connections"),
+            "{w}"
+        );
         assert!(w.contains("about 19248 will fail"), "{w}");
         assert!(raise_nofile() > 0);
     }

@@ -27,7 +27,8 @@ pub struct Totals {
 pub fn merge(results: &[ThreadResult], runtime_us: u64) -> Totals {
     let mut errors = Errors::default();
     let (mut complete, mut bytes) = (0u64, 0u64);
-    let limit = |f: fn(&ThreadResult) -> &Stats, dflt| results.first().map_or(dflt, |r| f(r).limit());
+    let limit =
+        |f: fn(&ThreadResult) -> &Stats, dflt| results.first().map_or(dflt, |r| f(r).limit());
     let mut latency = Stats::new(limit(|r| &r.latency, 1));
     let mut requests = Stats::new(limit(|r| &r.requests, 10_000_000));
     for r in results {
@@ -55,8 +56,8 @@ pub fn merge(results: &[ThreadResult], runtime_us: u64) -> Totals {
 /// requested connection completed at least one request on average.
 pub fn correct(t: &mut Totals, connections: u64) {
     let per_conn = t.complete.checked_div(connections).unwrap_or(0);
-    if per_conn > 0 {
-        t.latency.correct(t.runtime_us / per_conn);
+    if let Some(interval) = t.runtime_us.checked_div(per_conn) {
+        t.latency.correct(interval);
     }
 }
 

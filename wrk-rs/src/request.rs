@@ -62,8 +62,14 @@ mod tests {
         assert_eq!(parse_header("X-A:  v"), Some(("X-A".into(), " v".into())));
         assert_eq!(parse_header("X-A:v"), None);
         assert_eq!(parse_header("X-Empty:"), None);
-        assert_eq!(parse_header("X-Empty: "), Some(("X-Empty".into(), "".into())));
-        assert_eq!(parse_header("Bad Name: v"), Some(("Bad Name".into(), "v".into())));
+        assert_eq!(
+            parse_header("X-Empty: "),
+            Some(("X-Empty".into(), "".into()))
+        );
+        assert_eq!(
+            parse_header("Bad Name: v"),
+            Some(("Bad Name".into(), "v".into()))
+        );
         let raw: Vec<String> = ["A: 1", "B: 2", "A: 3", "a: 4", "C:5"]
             .iter()
             .map(|s| s.to_string())
@@ -100,6 +106,9 @@ mod tests {
     fn golden_46_position() {
         let h = headers(&["Bad Name: v".to_string()]);
         let req = build(&url("http://127.0.0.1/"), &h);
-        assert_eq!(validate(&req), Err("invalid character in header at 2:4".into()));
+        assert_eq!(
+            validate(&req),
+            Err("invalid character in header at 2:4".into())
+        );
     }
 }

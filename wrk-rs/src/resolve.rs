@@ -135,11 +135,16 @@ mod tests {
     fn refused_probe() {
         let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
         let port = l.local_addr().expect("addr").port();
-        assert_eq!(resolve("127.0.0.1", &port.to_string()).expect("ok").len(), 1);
+        assert_eq!(
+            resolve("127.0.0.1", &port.to_string()).expect("ok").len(),
+            1
+        );
         drop(l);
         assert_eq!(
             resolve("127.0.0.1", &port.to_string()),
-            Err(format!("unable to connect to 127.0.0.1:{port} Connection refused"))
+            Err(format!(
+                "unable to connect to 127.0.0.1:{port} Connection refused"
+            ))
         );
         assert_eq!(strerror(libc::ECONNREFUSED), "Connection refused");
     }

@@ -65,7 +65,10 @@ fn script_env(cfg: &Config, headers: &[(String, String)]) -> ScriptEnv {
 }
 
 /// Lookup + probe, through the script when there is one.
-fn resolve_target(cfg: &Config, main: Option<&mut Box<dyn MainScript>>) -> Result<Vec<std::net::SocketAddr>, Fatal> {
+fn resolve_target(
+    cfg: &Config,
+    main: Option<&mut Box<dyn MainScript>>,
+) -> Result<Vec<std::net::SocketAddr>, Fatal> {
     let host = &cfg.target.host;
     let service = cfg.target.service();
     let addrs = match main {
@@ -197,7 +200,12 @@ fn run_inner(cfg: &Config) -> Result<(), Fatal> {
 }
 
 /// `-R` report (wrk2 layout).
-fn render_rate_mode(buf: &mut Vec<u8>, cfg: &Config, results: &[ThreadResult], totals: &report::Totals) {
+fn render_rate_mode(
+    buf: &mut Vec<u8>,
+    cfg: &Config,
+    results: &[ThreadResult],
+    totals: &report::Totals,
+) {
     // Placeholder until report_wrk2 lands: wrk's layout from the same totals.
     let _ = (cfg, results);
     let _ = report::render(buf, cfg.latency, totals);

@@ -181,8 +181,15 @@ mod tests {
     #[test]
     fn accepted() {
         let u = ok("http://127.0.0.1/");
-        assert_eq!((u.scheme.as_str(), u.host.as_str(), u.port.as_deref(), u.path.as_str()),
-            ("http", "127.0.0.1", None, "/"));
+        assert_eq!(
+            (
+                u.scheme.as_str(),
+                u.host.as_str(),
+                u.port.as_deref(),
+                u.path.as_str()
+            ),
+            ("http", "127.0.0.1", None, "/")
+        );
         assert_eq!(u.service(), "http");
         assert_eq!(u.host_header(), "127.0.0.1");
         let u = ok("http://[::1]:8089/small.txt");

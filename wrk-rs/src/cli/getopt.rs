@@ -98,12 +98,12 @@ impl<'a> Parser<'a> {
         };
         let exact = LONG.iter().find(|o| o.0 == name);
         let found = match exact {
-            Some(o) => o,
+            Some(o) => *o,
             None => {
                 let matches: Vec<_> = LONG.iter().filter(|o| o.0.starts_with(name)).collect();
                 match matches.as_slice() {
                     [] => return Err(format!("unrecognized option '--{body}'")),
-                    [one] => one,
+                    [one] => **one,
                     many => {
                         let list: String = many.iter().map(|o| format!(" '--{}'", o.0)).collect();
                         return Err(format!(
@@ -113,7 +113,7 @@ impl<'a> Parser<'a> {
                 }
             }
         };
-        let (full, takes_arg, c) = *found;
+        let (full, takes_arg, c) = found;
         match (takes_arg, value) {
             (false, Some(_)) => Err(format!("option '--{full}' doesn't allow an argument")),
             (false, None) => Ok((c, None)),

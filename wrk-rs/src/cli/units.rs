@@ -19,7 +19,10 @@ fn scan(s: &str) -> Option<(u64, String)> {
     let mut n: u64 = 0;
     let mut overflow = false;
     while i < b.len() && b[i].is_ascii_digit() {
-        match n.checked_mul(10).and_then(|v| v.checked_add(u64::from(b[i] - b'0'))) {
+        match n
+            .checked_mul(10)
+            .and_then(|v| v.checked_add(u64::from(b[i] - b'0')))
+        {
             Some(v) => n = v,
             None => overflow = true,
         }

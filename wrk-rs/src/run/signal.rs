@@ -59,10 +59,7 @@ impl Interrupt {
             }
             let left = deadline - now;
             // Round up so we never wake a millisecond early and spin.
-            let ms = left
-                .as_micros()
-                .div_ceil(1000)
-                .min(i32::MAX as u128) as i32;
+            let ms = left.as_micros().div_ceil(1000).min(i32::MAX as u128) as i32;
             if self.read_fd < 0 {
                 std::thread::sleep(left.min(Duration::from_millis(ms as u64)));
                 continue;
