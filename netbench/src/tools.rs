@@ -1,0 +1,68 @@
+//! Finding the `qperf` and `wrk` binaries netbench drives.
+//!
+//! Order: `--qperf` / `--wrk`; else our own builds next to netbench's
+//! executable (`target/<profile>/qperf`), or in `target/release`; else, when
+//! run through cargo (`$CARGO` set), build them with
+//! `$CARGO build --release -p qperf-rs -p wrk-rs` (announced on stderr).
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+/// The two tools.
+#[derive(Clone, Debug)]
+pub struct Tools {
+    /// qperf client and server.
+    pub qperf: PathBuf,
+    /// wrk.
+    pub wrk: PathBuf,
+}
+
+/// Resolves both tools (see the module docs).
+pub fn locate(qperf: Option<PathBuf>, wrk: Option<PathBuf>) -> Result<Tools, String> {
+    let find = |name: &str, given: &Option<PathBuf>| given.clone().or_else(|| ours(name));
+    let (mut q, mut w) = (find("qperf", &qperf), find("wrk", &wrk));
+    if q.is_none() || w.is_none() {
+        if let Some(cargo) = std::env::var_os("CARGO") {
+            eprintln!(
+                "netbench: our qperf/wrk are not built yet; running `{} build --release -p qperf-rs -p wrk-rs`",
+                Path::new(&cargo).display()
+            );
+            let status = Command::new(&cargo)
+                .args(["build", "--release", "-p", "qperf-rs", "-p", "wrk-rs"])
+                .stdout(Stdio::null())
+                .status()
+                .map_err(|e| format!("cannot run cargo: {e}"))?;
+            if !status.success() {
+                return Err(format!(
+                    "building qperf-rs/wrk-rs failed ({status}); pass --qperf PATH --wrk PATH to use other binaries"
+                ));
+            }
+            q = find("qperf", &qperf);
+            w = find("wrk", &wrk);
+        }
+    }
+    let missing = |name: &str| {
+        format!("cannot find our `{name}` binary next to netbench; build it (cargo build --release -p {name}-rs) or pass --{name} PATH")
+    };
+    let tools = Tools {
+        qperf: q.ok_or_else(|| missing("qperf"))?,
+        wrk: w.ok_or_else(|| missing("wrk"))?,
+    };
+    for p in [&tools.qperf, &tools.wrk] {
+        if !p.is_file() {
+            return Err(format!("{}: no such file", p.display()));
+        }
+    }
+    Ok(tools)
+}
+
+/// `target/<profile>/<name>` next to our executable, or `target/release/<name>`.
+fn ours(name: &str) -> Option<PathBuf> {
+    let exe = std::env::current_exe().ok()?;
+    let mut dir = exe.parent()?;
+    if dir.file_name().is_some_and(|d| d == "deps") {
+        dir = dir.parent()?;
+    }
+    let candidates = [dir.join(name), dir.parent()?.join("release").join(name)];
+    candidates.into_iter().find(|p| p.is_file())
+}
