@@ -431,7 +431,7 @@ const TEST_HELP: &[TestHelp] = &[
         "RC RDMA write one way polling latency",
         RD_POLL,
         RD_OTHER,
-        "Both nodes take turns writing the other's memory; arrival is detected by polling memory."
+        "Both nodes take turns writing the other's memory; arrival is detected by polling memory, so --cq_poll does not matter."
     ),
     t!(
         "uc_bi_bw",
@@ -467,7 +467,7 @@ const TEST_HELP: &[TestHelp] = &[
         "UC RDMA write one way polling latency",
         RD_POLL,
         RD_OTHER,
-        "Both nodes take turns writing the other's memory; arrival is detected by polling memory."
+        "Both nodes take turns writing the other's memory; arrival is detected by polling memory, so --cq_poll does not matter."
     ),
     t!(
         "ud_bi_bw",
@@ -643,13 +643,20 @@ fn test_topic(t: &TestHelp) -> String {
         s.push_str("Other Options\n");
         s.push_str(&wrap_list(t.other));
         s.push_str("Display Options\n");
-        s.push_str(&wrap_list(&[
-            "--precision",
-            "--unify_nodes",
-            "--unify_units",
-            "--use_bits_per_sec",
-            "--verbose",
-        ]));
+        // Bandwidth tests offer bits/sec (and, as in stock, ver_rc_fetch_add).
+        let bits = t.name.ends_with("bw") || t.name == "ver_rc_fetch_add";
+        let display: &[&str] = if bits {
+            &[
+                "--precision",
+                "--unify_nodes",
+                "--unify_units",
+                "--use_bits_per_sec",
+                "--verbose",
+            ]
+        } else {
+            &["--precision", "--unify_nodes", "--unify_units", "--verbose"]
+        };
+        s.push_str(&wrap_list(display));
     }
     s.push_str("Description\n");
     s.push_str(&wrap_text(t.text));
@@ -710,10 +717,20 @@ fn opts_topic() -> String {
 
 fn options_topic() -> String {
     let mut s = String::new();
-    for (opt, text) in OPTION_TEXT {
-        s.push_str(opt);
+    for (spell, _, indent) in OPTS {
+        if *indent > 0 {
+            s.push_str(&format!("  {spell}\n"));
+            continue;
+        }
+        if !s.is_empty() {
+            // The explanation of the previous group.
+            s.push('\n');
+        }
+        s.push_str(spell);
         s.push('\n');
-        s.push_str(&wrap_text(text));
+        if let Some((_, text)) = OPTION_TEXT.iter().find(|(o, _)| o == spell) {
+            s.push_str(&wrap_text(text));
+        }
     }
     s
 }
