@@ -76,6 +76,16 @@ pub trait MainScript: Send {
         latency: &common::wrk::stats::Stats,
         requests: &common::wrk::stats::Stats,
     ) -> Result<(), ScriptFailure>;
+    /// `-R` (wrk2) mode: `done()` with HdrHistogram stats objects (spec §6.7).
+    fn done_hdr(
+        &mut self,
+        summary: &Summary,
+        latency: &common::hdr::Recorder,
+        requests: &common::hdr::Recorder,
+    ) -> Result<(), ScriptFailure> {
+        let _ = (summary, latency, requests);
+        Ok(())
+    }
 }
 
 /// One worker thread's Lua state. Used only on its own worker thread.

@@ -1,0 +1,636 @@
+//! Validation of the first `request()` result (spec §2.1 step 6.6, §5.2, §5.4).
+//!
+//! wrk runs the string through http_parser in strict request mode, counts the
+//! complete requests (the pipeline depth) and on failure prints
+//! `<description> at <line>:<column>` and exits 1. This is a compact
+//! re-implementation of the request grammar that matters for that decision:
+//! known methods, URL characters, `HTTP/x.y`, header tokens, Content-Length,
+//! chunked bodies and keep-alive. Error texts are http_parser's.
+
+/// Methods http_parser 2.7 knows.
+const METHODS: &[&[u8]] = &[
+    b"DELETE",
+    b"GET",
+    b"HEAD",
+    b"POST",
+    b"PUT",
+    b"CONNECT",
+    b"OPTIONS",
+    b"TRACE",
+    b"COPY",
+    b"LOCK",
+    b"MKCOL",
+    b"MOVE",
+    b"PROPFIND",
+    b"PROPPATCH",
+    b"SEARCH",
+    b"UNLOCK",
+    b"BIND",
+    b"REBIND",
+    b"UNBIND",
+    b"ACL",
+    b"REPORT",
+    b"MKACTIVITY",
+    b"CHECKOUT",
+    b"MERGE",
+    b"M-SEARCH",
+    b"NOTIFY",
+    b"SUBSCRIBE",
+    b"UNSUBSCRIBE",
+    b"PATCH",
+    b"PURGE",
+    b"MKCALENDAR",
+    b"LINK",
+    b"UNLINK",
+];
+
+const INVALID_METHOD: &str = "invalid HTTP method";
+const INVALID_URL: &str = "invalid URL";
+const INVALID_CONSTANT: &str = "invalid constant string";
+const STRICT: &str = "strict mode assertion failed";
+const INVALID_VERSION: &str = "invalid HTTP version";
+const LF_EXPECTED: &str = "LF character expected";
+const INVALID_HEADER: &str = "invalid character in header";
+const INVALID_CL: &str = "invalid character in content-length header";
+const UNEXPECTED_CL: &str = "unexpected content-length header";
+const INVALID_CHUNK: &str = "invalid character in chunk size header";
+const CLOSED: &str = "data received after completed connection: close message";
+const OVERFLOW: &str = "too many header bytes seen; overflow detected";
+const INCOMPLETE: &str = "incomplete request";
+
+/// http_parser's header size limit.
+const MAX_HEADER: usize = 80 * 1024;
+
+/// Token characters (RFC 7230 tchar) as http_parser's strict table has them.
+fn is_token(c: u8) -> bool {
+    c.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&c)
+}
+
+fn is_header_char(c: u8) -> bool {
+    c == b'\r' || c == b'\n' || c == b'\t' || (c > 31 && c != 127)
+}
+
+fn is_url_char(c: u8) -> bool {
+    (0x21..0x7f).contains(&c)
+}
+
+fn is_server_char(c: u8) -> bool {
+    c.is_ascii_alphanumeric() || b"-_.!~*'()%;&=+$,:@[]".contains(&c)
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Hdr {
+    General,
+    ContentLength,
+    TransferEncoding,
+    Connection,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum St {
+    Start,
+    Method,
+    SpacesBeforeUrl,
+    Schema,
+    SchemaSlash,
+    SchemaSlash2,
+    Server,
+    Path,
+    HttpStart,
+    Http(u8),
+    Major,
+    Minor,
+    LineAlmostDone,
+    FieldStart,
+    Field,
+    ValueDiscardWs,
+    ValueDiscardWsAlmostDone,
+    ValueDiscardLws,
+    Value,
+    HeaderAlmostDone,
+    ValueLws,
+    HeadersAlmostDone,
+    Body,
+    ChunkSizeStart,
+    ChunkSize,
+    ChunkParams,
+    ChunkSizeAlmostDone,
+    ChunkData,
+    ChunkDataAlmostDone,
+    ChunkDataDone,
+    Dead,
+}
+
+/// Per-message flags.
+#[derive(Default)]
+struct Msg {
+    method: Vec<u8>,
+    major: u32,
+    minor: u32,
+    field: Vec<u8>,
+    value: Vec<u8>,
+    content_length: Option<u64>,
+    chunked: bool,
+    trailing: bool,
+    conn_close: bool,
+    conn_keep_alive: bool,
+    header_bytes: usize,
+}
+
+impl Msg {
+    fn keep_alive(&self) -> bool {
+        if self.major > 0 && self.minor > 0 {
+            !self.conn_close
+        } else {
+            self.conn_keep_alive
+        }
+    }
+
+    fn hdr(&self) -> Hdr {
+        let f = self.field.to_ascii_lowercase();
+        match f.as_slice() {
+            b"content-length" => Hdr::ContentLength,
+            b"transfer-encoding" => Hdr::TransferEncoding,
+            b"connection" => Hdr::Connection,
+            _ => Hdr::General,
+        }
+    }
+
+    /// A header line ended: apply its meaning.
+    fn commit(&mut self) {
+        let v = String::from_utf8_lossy(&self.value)
+            .trim()
+            .to_ascii_lowercase();
+        match self.hdr() {
+            Hdr::TransferEncoding if v == "chunked" => self.chunked = true,
+            Hdr::Connection if v == "close" => self.conn_close = true,
+            Hdr::Connection if v == "keep-alive" => self.conn_keep_alive = true,
+            _ => {}
+        }
+        self.field.clear();
+        self.value.clear();
+    }
+}
+
+/// Result: number of complete requests, or the text wrk prints.
+pub fn verify(req: &[u8]) -> Result<usize, String> {
+    let (count, parsed, err) = run(req);
+    if parsed == req.len() && count > 0 && err.is_none() {
+        return Ok(count);
+    }
+    let msg = err.unwrap_or(INCOMPLETE);
+    let (mut line, mut col) = (1usize, 1usize);
+    for &c in &req[..parsed.min(req.len())] {
+        col += 1;
+        if c == b'\n' {
+            col = 1;
+            line += 1;
+        }
+    }
+    Err(format!("{msg} at {line}:{col}"))
+}
+
+/// Parses; returns (complete requests, bytes parsed, error).
+fn run(data: &[u8]) -> (usize, usize, Option<&'static str>) {
+    let mut st = St::Start;
+    let mut m = Msg::default();
+    let mut count = 0usize;
+    let mut remaining: u64 = 0;
+    let mut i = 0usize;
+    macro_rules! fail {
+        ($e:expr) => {
+            return (count, i, Some($e))
+        };
+    }
+    while i < data.len() {
+        let c = data[i];
+        if matches!(
+            st,
+            St::FieldStart
+                | St::Field
+                | St::ValueDiscardWs
+                | St::ValueDiscardWsAlmostDone
+                | St::ValueDiscardLws
+                | St::Value
+                | St::HeaderAlmostDone
+                | St::ValueLws
+        ) {
+            m.header_bytes += 1;
+            if m.header_bytes > MAX_HEADER {
+                fail!(OVERFLOW);
+            }
+        }
+        let mut reexec = false;
+        match st {
+            St::Start => {
+                if c == b'\r' || c == b'\n' {
+                } else {
+                    m = Msg::default();
+                    if !c.is_ascii_alphabetic() || !METHODS.iter().any(|x| x[0] == c) {
+                        fail!(INVALID_METHOD);
+                    }
+                    m.method.push(c);
+                    st = St::Method;
+                }
+            }
+            St::Method => {
+                if c == b' ' && METHODS.contains(&m.method.as_slice()) {
+                    st = St::SpacesBeforeUrl;
+                } else {
+                    m.method.push(c);
+                    if !METHODS.iter().any(|x| x.starts_with(&m.method)) {
+                        fail!(INVALID_METHOD);
+                    }
+                }
+            }
+            St::SpacesBeforeUrl => {
+                if c == b' ' {
+                } else if m.method == b"CONNECT" {
+                    if !is_server_char(c) {
+                        fail!(INVALID_URL);
+                    }
+                    st = St::Server;
+                } else if c == b'/' || c == b'*' {
+                    st = St::Path;
+                } else if c.is_ascii_alphabetic() {
+                    st = St::Schema;
+                } else {
+                    fail!(INVALID_URL);
+                }
+            }
+            St::Schema => {
+                if c == b':' {
+                    st = St::SchemaSlash;
+                } else if !c.is_ascii_alphabetic() {
+                    fail!(INVALID_URL);
+                }
+            }
+            St::SchemaSlash | St::SchemaSlash2 => {
+                if c != b'/' {
+                    fail!(INVALID_URL);
+                }
+                st = if st == St::SchemaSlash {
+                    St::SchemaSlash2
+                } else {
+                    St::Server
+                };
+            }
+            St::Server | St::Path => match c {
+                b' ' => st = St::HttpStart,
+                b'\r' | b'\n' => {
+                    m.major = 0;
+                    m.minor = 9;
+                    st = if c == b'\r' {
+                        St::LineAlmostDone
+                    } else {
+                        St::FieldStart
+                    };
+                }
+                _ => {
+                    if st == St::Server && (c == b'/' || c == b'?' || c == b'#') {
+                        st = St::Path;
+                    } else if (st == St::Server && !is_server_char(c))
+                        || (st == St::Path && !is_url_char(c))
+                    {
+                        fail!(INVALID_URL);
+                    }
+                }
+            },
+            St::HttpStart => match c {
+                b'H' => st = St::Http(1),
+                b' ' => {}
+                _ => fail!(INVALID_CONSTANT),
+            },
+            St::Http(n) => {
+                let want = b"HTTP/"[n as usize];
+                if c != want {
+                    fail!(STRICT);
+                }
+                st = if n == 4 { St::Major } else { St::Http(n + 1) };
+                if n == 4 {
+                    m.major = u32::MAX;
+                }
+            }
+            St::Major => {
+                if c == b'.' && m.major != u32::MAX {
+                    st = St::Minor;
+                    m.minor = u32::MAX;
+                } else if c.is_ascii_digit() {
+                    let d = u32::from(c - b'0');
+                    m.major = if m.major == u32::MAX {
+                        d
+                    } else {
+                        m.major * 10 + d
+                    };
+                    if m.major > 999 {
+                        fail!(INVALID_VERSION);
+                    }
+                } else {
+                    fail!(INVALID_VERSION);
+                }
+            }
+            St::Minor => {
+                if (c == b'\r' || c == b'\n') && m.minor != u32::MAX {
+                    st = if c == b'\r' {
+                        St::LineAlmostDone
+                    } else {
+                        St::FieldStart
+                    };
+                } else if c.is_ascii_digit() {
+                    let d = u32::from(c - b'0');
+                    m.minor = if m.minor == u32::MAX {
+                        d
+                    } else {
+                        m.minor * 10 + d
+                    };
+                    if m.minor > 999 {
+                        fail!(INVALID_VERSION);
+                    }
+                } else {
+                    fail!(INVALID_VERSION);
+                }
+            }
+            St::LineAlmostDone => {
+                if c != b'\n' {
+                    fail!(LF_EXPECTED);
+                }
+                st = St::FieldStart;
+            }
+            St::FieldStart => match c {
+                b'\r' => st = St::HeadersAlmostDone,
+                b'\n' => {
+                    st = St::HeadersAlmostDone;
+                    reexec = true;
+                }
+                _ => {
+                    if !is_token(c) {
+                        fail!(INVALID_HEADER);
+                    }
+                    m.field.clear();
+                    m.field.push(c);
+                    st = St::Field;
+                }
+            },
+            St::Field => {
+                if c == b':' {
+                    st = St::ValueDiscardWs;
+                } else if is_token(c) {
+                    m.field.push(c);
+                } else {
+                    fail!(INVALID_HEADER);
+                }
+            }
+            St::ValueDiscardWs => match c {
+                b' ' | b'\t' => {}
+                b'\r' => st = St::ValueDiscardWsAlmostDone,
+                b'\n' => st = St::ValueDiscardLws,
+                _ => {
+                    if m.hdr() == Hdr::ContentLength {
+                        if !c.is_ascii_digit() {
+                            fail!(INVALID_CL);
+                        }
+                        if m.content_length.is_some() {
+                            fail!(UNEXPECTED_CL);
+                        }
+                    }
+                    st = St::Value;
+                    reexec = true;
+                }
+            },
+            St::ValueDiscardWsAlmostDone => {
+                if c != b'\n' {
+                    fail!(STRICT);
+                }
+                st = St::ValueDiscardLws;
+            }
+            St::ValueDiscardLws => {
+                if c == b' ' || c == b'\t' {
+                    st = St::ValueDiscardWs;
+                } else {
+                    m.commit();
+                    st = St::FieldStart;
+                    reexec = true;
+                }
+            }
+            St::Value => match c {
+                b'\r' => st = St::HeaderAlmostDone,
+                b'\n' => {
+                    st = St::HeaderAlmostDone;
+                    reexec = true;
+                }
+                _ => {
+                    if !is_header_char(c) {
+                        fail!(INVALID_HEADER);
+                    }
+                    if m.hdr() == Hdr::ContentLength && c != b' ' {
+                        if !c.is_ascii_digit() {
+                            fail!(INVALID_CL);
+                        }
+                        let d = u64::from(c - b'0');
+                        let t = m.content_length.unwrap_or(0);
+                        if (u64::MAX - 10) / 10 < t {
+                            fail!(INVALID_CL);
+                        }
+                        m.content_length = Some(t * 10 + d);
+                    }
+                    m.value.push(c);
+                }
+            },
+            St::HeaderAlmostDone => {
+                if c != b'\n' {
+                    fail!(STRICT);
+                }
+                st = St::ValueLws;
+            }
+            St::ValueLws => {
+                if c == b' ' || c == b'\t' {
+                    st = St::Value;
+                } else {
+                    m.commit();
+                    st = St::FieldStart;
+                    reexec = true;
+                }
+            }
+            St::HeadersAlmostDone => {
+                if c != b'\n' {
+                    fail!(STRICT);
+                }
+                if m.trailing {
+                    count += 1;
+                    st = if m.keep_alive() { St::Start } else { St::Dead };
+                } else {
+                    if m.chunked && m.content_length.is_some() {
+                        fail!(UNEXPECTED_CL);
+                    }
+                    if m.method == b"CONNECT" {
+                        count += 1;
+                        return (count, i + 1, None);
+                    }
+                    if m.chunked {
+                        st = St::ChunkSizeStart;
+                    } else {
+                        match m.content_length {
+                            Some(n) if n > 0 => {
+                                remaining = n;
+                                st = St::Body;
+                            }
+                            _ => {
+                                count += 1;
+                                st = if m.keep_alive() { St::Start } else { St::Dead };
+                            }
+                        }
+                    }
+                }
+            }
+            St::Body => {
+                let take = (remaining.min((data.len() - i) as u64)) as usize;
+                remaining -= take as u64;
+                i += take;
+                if remaining == 0 {
+                    count += 1;
+                    st = if m.keep_alive() { St::Start } else { St::Dead };
+                }
+                continue;
+            }
+            St::ChunkSizeStart => {
+                if !c.is_ascii_hexdigit() {
+                    fail!(INVALID_CHUNK);
+                }
+                remaining = u64::from((c as char).to_digit(16).unwrap_or(0));
+                st = St::ChunkSize;
+            }
+            St::ChunkSize => {
+                if c == b'\r' {
+                    st = St::ChunkSizeAlmostDone;
+                } else if let Some(d) = (c as char).to_digit(16) {
+                    if remaining > (u64::MAX - 16) / 16 {
+                        fail!("invalid content-length");
+                    }
+                    remaining = remaining * 16 + u64::from(d);
+                } else if c == b';' || c == b' ' {
+                    st = St::ChunkParams;
+                } else {
+                    fail!(INVALID_CHUNK);
+                }
+            }
+            St::ChunkParams => {
+                if c == b'\r' {
+                    st = St::ChunkSizeAlmostDone;
+                }
+            }
+            St::ChunkSizeAlmostDone => {
+                if c != b'\n' {
+                    fail!(STRICT);
+                }
+                if remaining == 0 {
+                    m.trailing = true;
+                    m.header_bytes = 0;
+                    st = St::FieldStart;
+                } else {
+                    st = St::ChunkData;
+                }
+            }
+            St::ChunkData => {
+                let take = (remaining.min((data.len() - i) as u64)) as usize;
+                remaining -= take as u64;
+                i += take;
+                if remaining == 0 {
+                    st = St::ChunkDataAlmostDone;
+                }
+                continue;
+            }
+            St::ChunkDataAlmostDone => {
+                if c != b'\r' {
+                    fail!(STRICT);
+                }
+                st = St::ChunkDataDone;
+            }
+            St::ChunkDataDone => {
+                if c != b'\n' {
+                    fail!(STRICT);
+                }
+                st = St::ChunkSizeStart;
+            }
+            St::Dead => {
+                if c != b'\r' && c != b'\n' {
+                    fail!(CLOSED);
+                }
+            }
+        }
+        if !reexec {
+            i += 1;
+        }
+    }
+    (count, i, None)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn default_request_is_one() {
+        assert_eq!(verify(b"GET / HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"), Ok(1));
+    }
+
+    #[test]
+    fn pipelined_and_bodies() {
+        let one = b"POST /echo HTTP/1.1\r\nHost: h\r\nContent-Length: 5\r\n\r\nhello";
+        let mut three = Vec::new();
+        for _ in 0..3 {
+            three.extend_from_slice(one);
+        }
+        assert_eq!(verify(&three), Ok(3));
+        let chunked =
+            b"POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n";
+        assert_eq!(verify(chunked), Ok(1));
+        // A trailing incomplete request is accepted.
+        assert_eq!(verify(b"GET / HTTP/1.1\r\n\r\nGET / HT"), Ok(1));
+    }
+
+    #[test]
+    fn golden_error_texts() {
+        assert_eq!(
+            verify(b"FETCH / HTTP/1.1\r\n\r\n").unwrap_err(),
+            "invalid HTTP method at 1:1"
+        );
+        assert_eq!(
+            verify(b"GARBAGE").unwrap_err(),
+            "invalid HTTP method at 1:2"
+        );
+        assert_eq!(
+            verify(b"GET / HTTP/1.1\r\nBad Name: v\r\n\r\n").unwrap_err(),
+            "invalid character in header at 2:4"
+        );
+        assert_eq!(verify(b"").unwrap_err(), "incomplete request at 1:1");
+        assert_eq!(
+            verify(b"GET / HTTP/1.1\r\nHost: x\r\n").unwrap_err(),
+            "incomplete request at 3:1"
+        );
+    }
+
+    #[test]
+    fn other_errors() {
+        assert_eq!(
+            verify(b"GET /a b HTTP/1.1\r\n\r\n").unwrap_err(),
+            "invalid constant string at 1:8"
+        );
+        assert_eq!(
+            verify(b"GET / HTTX/1.1\r\n\r\n").unwrap_err(),
+            "strict mode assertion failed at 1:10"
+        );
+        assert_eq!(
+            verify(b"GET / HTTP/x\r\n\r\n").unwrap_err(),
+            "invalid HTTP version at 1:12"
+        );
+        assert_eq!(
+            verify(b"GET / HTTP/1.1\r\nContent-Length: x\r\n\r\n").unwrap_err(),
+            "invalid character in content-length header at 2:17"
+        );
+        assert!(
+            verify(b"GET / HTTP/1.1\r\nConnection: close\r\n\r\nGET / HTTP/1.1\r\n\r\n")
+                .unwrap_err()
+                .starts_with("data received after completed connection: close message")
+        );
+    }
+}
