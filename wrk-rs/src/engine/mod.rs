@@ -2,7 +2,15 @@
 //! driving `connections` HTTP/1.1 connections (wrk.md §2).
 //!
 //! This file holds the public contract used by `run.rs`, the script layer and
-//! the `-R` mode; the event loop itself lives in submodules.
+//! the `-R` mode; the event loop lives in [`worker`], the connection state in
+//! [`conn`], timers in [`timers`]/[`precise`], Req/Sec sampling in [`sampler`].
+
+pub mod clock;
+pub mod conn;
+pub mod precise;
+pub mod sampler;
+pub mod timers;
+pub mod worker;
 
 use std::net::SocketAddr;
 use std::sync::atomic::AtomicBool;
@@ -73,8 +81,8 @@ impl ThreadResult {
             complete: 0,
             bytes: 0,
             errors: Errors::default(),
-            latency: Stats::new(cfg.timeout_ms.saturating_mul(1000)),
-            requests: Stats::new(10_000_000),
+            latency: Stats::new(cfg.timeout_ms.saturating_mul(1000).saturating_add(1)),
+            requests: Stats::new(sampler::MAX_RATE + 1),
             corrected: cfg.rate.map(|_| common::hdr::Recorder::new()),
             uncorrected: cfg.rate.map(|_| common::hdr::Recorder::new()),
             script,
@@ -106,13 +114,17 @@ pub fn start_thread(
 ) -> ThreadHandle {
     let inner = std::thread::Builder::new()
         .name(format!("wrk-{}", cfg.index))
-        .spawn(move || {
-            // Stub: waits for stop and returns nothing measured.
-            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
-                std::thread::sleep(std::time::Duration::from_millis(10));
-            }
-            ThreadResult::empty(&cfg, script)
-        })
+        .spawn(
+            move || match worker::Worker::new(cfg.clone(), script, stop) {
+                Ok(w) => w.run(),
+                Err(_) => {
+                    // No event loop: every connection fails to register (wrk: connect errors).
+                    let mut r = ThreadResult::empty(&cfg, None);
+                    r.errors.connect = cfg.connections as u64;
+                    r
+                }
+            },
+        )
         .expect("spawn worker thread");
     ThreadHandle { inner }
 }

@@ -1,0 +1,527 @@
+//! One worker thread's event loop (wrk.md §2.2–2.10).
+//!
+//! Every socket is registered once, edge-triggered, for both read and write
+//! readiness; nothing is re-registered per request. A batch is written as
+//! soon as the connection may send (after connect, after the previous batch
+//! completed, when a delay/pacing timer fires); writability events only matter
+//! while a write is incomplete. A read that returns less than the buffer means
+//! the socket is drained (Linux epoll reports every later arrival), so the
+//! keep-alive steady state costs one write, one read and a share of
+//! epoll_wait per request.
+
+use std::io::{self, Write};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use common::hdr::Recorder;
+use common::wrk::report::Errors;
+use common::wrk::stats::Stats;
+use mio::{Events, Interest, Poll, Token};
+
+use super::clock::{now_us, rate_origin_us};
+use super::conn::{open, Conn, Phase};
+use super::precise::PreciseTimer;
+use super::sampler::{RateSampler, INTERVAL_US, MAX_RATE};
+use super::timers::Timers;
+use super::{EngineConfig, ThreadResult};
+use crate::http::Complete;
+use crate::rate::Schedule;
+use crate::script_api::{ScriptFailure, ThreadScript};
+use crate::tls::{Handshake, ReadOutcome, TlsClient};
+
+/// Read buffer size (wrk's RECVBUF is 8192; larger means fewer reads for
+/// big bodies and changes nothing that is counted).
+const RECV_BUF: usize = 64 * 1024;
+/// Token of the precise timer (connections use their index).
+const TIMER_TOKEN: Token = Token(usize::MAX - 1);
+
+/// Per-thread engine state.
+pub struct Worker {
+    cfg: EngineConfig,
+    poll: Poll,
+    conns: Vec<Conn>,
+    tls: Option<TlsClient>,
+    script: Option<Box<dyn ThreadScript>>,
+    dynamic: bool,
+    has_delay: bool,
+    has_response: bool,
+    pipeline: u64,
+    timers: Timers,
+    precise: Option<PreciseTimer>,
+    buf: Box<[u8]>,
+    stop: Arc<AtomicBool>,
+    // Results.
+    complete: u64,
+    bytes: u64,
+    errors: Errors,
+    latency: Stats,
+    requests: Stats,
+    corrected: Option<Recorder>,
+    uncorrected: Option<Recorder>,
+    sampler: RateSampler,
+    timeout_us: u64,
+}
+
+impl Worker {
+    pub fn new(
+        cfg: EngineConfig,
+        script: Option<Box<dyn ThreadScript>>,
+        stop: Arc<AtomicBool>,
+    ) -> io::Result<Worker> {
+        let poll = Poll::new()?;
+        let shape = cfg.script_shape.clone();
+        let dynamic = script.is_some() && shape.as_ref().is_some_and(|s| s.dynamic);
+        let has_delay = script.is_some() && shape.as_ref().is_some_and(|s| s.delay);
+        let has_response = script.is_some() && shape.as_ref().is_some_and(|s| s.response);
+        let tls = match &cfg.tls_server_name {
+            Some(host) => Some(TlsClient::new(host).map_err(io::Error::other)?),
+            None => None,
+        };
+        let origin = cfg.rate.map(|_| rate_origin_us());
+        let conns = (0..cfg.connections)
+            .map(|i| {
+                let schedule = cfg.rate.zip(origin).map(|(r, start)| {
+                    Schedule::new(
+                        r.total_rate,
+                        r.total_connections,
+                        r.first_connection + i,
+                        start,
+                    )
+                });
+                Conn::new(has_response, schedule)
+            })
+            .collect();
+        let precise = match cfg.rate {
+            Some(_) => PreciseTimer::new(poll.registry(), TIMER_TOKEN).ok(),
+            None => None,
+        };
+        let timeout_us = cfg.timeout_ms.saturating_mul(1000);
+        Ok(Worker {
+            pipeline: cfg.pipeline.max(1) as u64,
+            timers: Timers::with_capacity(cfg.connections),
+            latency: Stats::new(timeout_us.saturating_add(1)),
+            requests: Stats::new(MAX_RATE + 1),
+            corrected: cfg.rate.map(|_| Recorder::new()),
+            uncorrected: cfg.rate.map(|_| Recorder::new()),
+            sampler: RateSampler::new(now_us()),
+            timeout_us,
+            poll,
+            conns,
+            tls,
+            script,
+            dynamic,
+            has_delay,
+            has_response,
+            precise,
+            buf: vec![0u8; RECV_BUF].into_boxed_slice(),
+            stop,
+            complete: 0,
+            bytes: 0,
+            errors: Errors::default(),
+            cfg,
+        })
+    }
+
+    /// Runs until the stop flag is seen at a 100 ms tick (or the script
+    /// stops the thread), then hands back the counters.
+    pub fn run(mut self) -> ThreadResult {
+        for i in 0..self.conns.len() {
+            self.connect(i);
+        }
+        let mut events = Events::with_capacity(self.conns.len().clamp(16, 1024) + 1);
+        let start = now_us();
+        self.sampler = RateSampler::new(start);
+        let mut next_tick = start + INTERVAL_US;
+        loop {
+            let now = now_us();
+            if now >= next_tick {
+                self.sampler.tick(now, &mut self.requests);
+                if self.stop.load(Ordering::Relaxed) {
+                    break;
+                }
+                // Repeating timer re-armed after processing: drifts like wrk's.
+                next_tick = now + INTERVAL_US;
+            }
+            self.fire_timers(now);
+            if self.script_stopped() {
+                break;
+            }
+            let wake = self
+                .timers
+                .next_due()
+                .map_or(next_tick, |t| t.min(next_tick));
+            let now = now_us();
+            let wait = wake.saturating_sub(now);
+            let timeout = match self.precise.as_mut() {
+                Some(p) if wait > 0 => {
+                    p.arm(wake, now);
+                    // The timerfd wakes us; the poll timeout is only a backstop.
+                    Duration::from_micros(wait + 2000)
+                }
+                _ => Duration::from_micros(wait),
+            };
+            match self.poll.poll(&mut events, Some(timeout)) {
+                Ok(()) => {}
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(_) => break,
+            }
+            for ev in events.iter() {
+                if ev.token() == TIMER_TOKEN {
+                    if let Some(p) = self.precise.as_mut() {
+                        p.fired();
+                    }
+                    continue;
+                }
+                let closed = ev.is_read_closed() || ev.is_error();
+                let readable = ev.is_readable() || closed;
+                self.on_event(ev.token().0, readable, closed, ev.is_writable());
+            }
+            if self.script_stopped() {
+                break;
+            }
+        }
+        for c in &mut self.conns {
+            c.close();
+        }
+        ThreadResult {
+            complete: self.complete,
+            bytes: self.bytes,
+            errors: self.errors,
+            latency: self.latency,
+            requests: self.requests,
+            corrected: self.corrected,
+            uncorrected: self.uncorrected,
+            script: self.script,
+        }
+    }
+
+    fn script_stopped(&self) -> bool {
+        self.script.as_ref().is_some_and(|s| s.stop_requested())
+    }
+
+    /// Fires due delay/pacing timers.
+    fn fire_timers(&mut self, now: u64) {
+        while let Some(t) = self.timers.pop_due(now) {
+            let i = t.conn as usize;
+            let Some(c) = self.conns.get_mut(i) else {
+                continue;
+            };
+            if c.generation != t.generation || !c.waiting {
+                continue;
+            }
+            c.waiting = false;
+            c.delayed = false;
+            if c.phase == Phase::Ready {
+                c.want_write = true;
+                self.send(i);
+            }
+        }
+    }
+
+    /// Opens connection `i`; synchronous failure kills the slot (wrk).
+    fn connect(&mut self, i: usize) {
+        let addr = self.cfg.addr;
+        let c = &mut self.conns[i];
+        c.generation = c.generation.wrapping_add(1);
+        c.waiting = false;
+        c.written = 0;
+        c.want_write = false;
+        let registered = open(addr).and_then(|mut sock| {
+            self.poll
+                .registry()
+                .register(&mut sock, Token(i), Interest::READABLE | Interest::WRITABLE)
+                .map(|()| sock)
+        });
+        match registered {
+            Ok(sock) => {
+                c.sock = Some(sock);
+                c.phase = Phase::Connecting;
+            }
+            Err(_) => {
+                c.sock = None;
+                c.phase = Phase::Dead;
+                self.errors.connect += 1;
+            }
+        }
+    }
+
+    fn reconnect(&mut self, i: usize) {
+        self.conns[i].close();
+        self.connect(i);
+    }
+
+    fn on_event(&mut self, i: usize, readable: bool, closed: bool, writable: bool) {
+        let Some(c) = self.conns.get_mut(i) else {
+            return;
+        };
+        match c.phase {
+            Phase::Dead => {}
+            Phase::Connecting => self.on_connected(i),
+            Phase::Handshake => self.handshake(i),
+            Phase::Ready => {
+                let generation = c.generation;
+                if readable {
+                    self.on_readable(i, closed);
+                }
+                let c = &mut self.conns[i];
+                if writable && c.generation == generation && c.phase == Phase::Ready {
+                    if let (Some(tls), Some(sock)) = (c.tls.as_mut(), c.sock.as_mut()) {
+                        if tls.wants_write() && tls.flush(sock).is_err() {
+                            self.errors.write += 1;
+                            self.reconnect(i);
+                            return;
+                        }
+                    }
+                    if c.written > 0 {
+                        self.send(i);
+                    }
+                }
+            }
+        }
+    }
+
+    /// First event after connect: plain TCP counts as connected without
+    /// checking SO_ERROR (wrk), so async failures surface as write errors.
+    fn on_connected(&mut self, i: usize) {
+        let c = &mut self.conns[i];
+        c.parser.reset();
+        c.written = 0;
+        match &self.tls {
+            Some(tls) => match tls.session() {
+                Ok(s) => {
+                    c.tls = Some(s);
+                    c.phase = Phase::Handshake;
+                    self.handshake(i);
+                }
+                Err(_) => {
+                    self.errors.connect += 1;
+                    self.reconnect(i);
+                }
+            },
+            None => {
+                c.phase = Phase::Ready;
+                c.want_write = true;
+                self.send(i);
+            }
+        }
+    }
+
+    fn handshake(&mut self, i: usize) {
+        let c = &mut self.conns[i];
+        let (Some(tls), Some(sock)) = (c.tls.as_mut(), c.sock.as_mut()) else {
+            return;
+        };
+        match tls.handshake(sock) {
+            Handshake::Done => {
+                c.phase = Phase::Ready;
+                c.want_write = true;
+                self.send(i);
+            }
+            Handshake::Pending => {}
+            Handshake::Failed => {
+                self.errors.connect += 1;
+                self.reconnect(i);
+            }
+        }
+    }
+
+    /// Starts or continues the current batch on connection `i`.
+    fn send(&mut self, i: usize) {
+        let c = &mut self.conns[i];
+        if c.phase != Phase::Ready || c.waiting || !c.want_write {
+            return;
+        }
+        if c.written == 0 {
+            if c.delayed {
+                let ms = match self.script.as_mut().map(|s| s.delay()) {
+                    Some(Ok(ms)) => ms,
+                    Some(Err(f)) => fatal(f),
+                    None => 0,
+                };
+                c.delayed = false;
+                c.waiting = true;
+                let due = now_us().saturating_add(ms.saturating_mul(1000));
+                self.timers.arm(due, i as u32, c.generation);
+                return;
+            }
+            let now = now_us();
+            if let Some(s) = c.schedule.as_mut() {
+                let due = s.next_due_us();
+                if due > now {
+                    if due != u64::MAX {
+                        c.waiting = true;
+                        self.timers.arm(due, i as u32, c.generation);
+                    }
+                    return;
+                }
+                c.intended_us = due;
+                s.advance_by(self.pipeline);
+            }
+            if self.dynamic {
+                if let Some(script) = self.script.as_mut() {
+                    if let Err(f) = script.request(&mut c.req) {
+                        fatal(f);
+                    }
+                }
+            }
+            c.start_us = now_us();
+            c.pending = self.pipeline;
+        }
+        loop {
+            let c = &mut self.conns[i];
+            let len = if self.dynamic {
+                c.req.len()
+            } else {
+                self.cfg.request.len()
+            };
+            if c.written >= len {
+                c.written = 0;
+                c.want_write = false;
+                return;
+            }
+            let res = if self.dynamic {
+                // Move the buffer out for the call (pointer swap, no copy).
+                let req = std::mem::take(&mut c.req);
+                let r = c.write(&req[c.written..]);
+                c.req = req;
+                r
+            } else {
+                c.write(&self.cfg.request[c.written..])
+            };
+            match res {
+                Ok(n) => {
+                    c.written += n;
+                    if c.written >= len {
+                        c.written = 0;
+                        c.want_write = false;
+                        return;
+                    }
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(_) => {
+                    self.errors.write += 1;
+                    self.reconnect(i);
+                    return;
+                }
+            }
+        }
+    }
+
+    /// Drains readable data into the parser (wrk's socket_readable).
+    ///
+    /// A short read means the socket is empty: later arrivals raise a new
+    /// edge. Not so for an EOF that arrived before the read, so when the
+    /// event says the peer closed (`closed`), read on until EOF.
+    fn on_readable(&mut self, i: usize, closed: bool) {
+        let generation = self.conns[i].generation;
+        loop {
+            let c = &mut self.conns[i];
+            let n = match c.read(&mut self.buf) {
+                ReadOutcome::Data(n) => n,
+                ReadOutcome::WouldBlock => break,
+                ReadOutcome::Error => {
+                    self.errors.read += 1;
+                    self.reconnect(i);
+                    return;
+                }
+                ReadOutcome::Eof => {
+                    if let Some(done) = c.parser.eof() {
+                        self.on_response(i, done);
+                    }
+                    // Every EOF is a read error in wrk.
+                    self.errors.read += 1;
+                    self.reconnect(i);
+                    return;
+                }
+            };
+            if !self.parse(i, n, generation) {
+                return;
+            }
+            self.bytes += n as u64;
+            let is_tls = self.conns[i].tls.is_some();
+            if !is_tls && !closed && n < self.buf.len() {
+                break;
+            }
+        }
+        if self.conns[i].want_write && !self.script_stopped() {
+            self.send(i);
+        }
+    }
+
+    /// Feeds `n` buffered bytes; false when the connection was reset.
+    fn parse(&mut self, i: usize, n: usize, generation: u32) -> bool {
+        let mut pos = 0;
+        while pos < n {
+            let res = self.conns[i].parser.feed(&self.buf[pos..n]);
+            match res {
+                Err(_) => {
+                    self.errors.read += 1;
+                    self.reconnect(i);
+                    return false;
+                }
+                Ok(p) => {
+                    pos += p.consumed;
+                    let Some(done) = p.complete else { break };
+                    self.on_response(i, done);
+                    if self.conns[i].generation != generation {
+                        // Not keep-alive: reconnected. Leftover bytes are a
+                        // parse error on the finished stream (wrk).
+                        if pos < n {
+                            self.errors.read += 1;
+                            self.reconnect(i);
+                        }
+                        return false;
+                    }
+                }
+            }
+        }
+        true
+    }
+
+    /// A response completed (wrk's response_complete).
+    fn on_response(&mut self, i: usize, done: Complete) {
+        let now = now_us();
+        self.complete += 1;
+        self.sampler.count();
+        if done.status > 399 {
+            self.errors.status += 1;
+        }
+        if self.has_response {
+            if let Some(script) = self.script.as_mut() {
+                let p = &self.conns[i].parser;
+                let headers: Vec<(&[u8], &[u8])> = p.headers().collect();
+                if let Err(f) = script.response(done.status, &headers, p.body()) {
+                    fatal(f);
+                }
+            }
+        }
+        let c = &mut self.conns[i];
+        if let Some(h) = self.corrected.as_mut() {
+            h.record(now.saturating_sub(c.intended_us));
+        }
+        if let Some(h) = self.uncorrected.as_mut() {
+            h.record(now.saturating_sub(c.start_us));
+        }
+        c.pending = c.pending.wrapping_sub(1);
+        if c.pending == 0 {
+            let latency = now.saturating_sub(c.start_us);
+            if latency > self.timeout_us || !self.latency.record(latency) {
+                self.errors.timeout += 1;
+            }
+            c.delayed = self.has_delay;
+            c.want_write = true;
+        }
+        if !done.keep_alive {
+            self.reconnect(i);
+        }
+    }
+}
+
+/// A script hook failed: wrk's LuaJIT PANIC ends the process.
+fn fatal(f: ScriptFailure) -> ! {
+    let _ = io::stdout().flush();
+    eprintln!("{}", f.message);
+    std::process::exit(f.exit_code)
+}

@@ -1,0 +1,254 @@
+//! Engine tests: drive `engine::start_thread` directly against local servers
+//! from the test kit and check what wrk would count (wrk.md §2.3–2.10).
+//! Every run is bounded (a few hundred ms) and loopback-only.
+
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use testkit::http::HttpTarget;
+use testkit::misbehave::{Behavior, MisbehavingServer};
+use wrk_rs::engine::{start_thread, EngineConfig, RateConfig, ThreadResult};
+use wrk_rs::script_api::{ScriptFailure, ScriptShape, ThreadScript};
+
+fn get(addr: SocketAddr, path: &str) -> Vec<u8> {
+    format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\n\r\n").into_bytes()
+}
+
+fn config(addr: SocketAddr, request: Vec<u8>, connections: usize) -> EngineConfig {
+    EngineConfig {
+        index: 0,
+        addr,
+        tls_server_name: None,
+        connections,
+        timeout_ms: 2000,
+        request: Arc::new(request),
+        pipeline: 1,
+        rate: None,
+        script_shape: None,
+    }
+}
+
+/// Runs one thread for `ms`, then stops it.
+fn run(cfg: EngineConfig, script: Option<Box<dyn ThreadScript>>, ms: u64) -> ThreadResult {
+    let stop = Arc::new(AtomicBool::new(false));
+    let h = start_thread(cfg, script, stop.clone());
+    std::thread::sleep(Duration::from_millis(ms));
+    stop.store(true, Ordering::Relaxed);
+    h.join()
+}
+
+#[test]
+fn keep_alive_counts_and_samples() {
+    let srv = HttpTarget::start();
+    let r = run(config(srv.addr(), get(srv.addr(), "/"), 4), None, 600);
+    assert!(r.complete > 100, "complete {}", r.complete);
+    assert_eq!(r.errors, Default::default());
+    // One latency sample per completed batch (minus those in flight).
+    assert_eq!(r.latency.count(), r.complete);
+    assert!(
+        r.requests.count() >= 3,
+        "rate samples {}",
+        r.requests.count()
+    );
+    assert!(r.bytes > r.complete * 19);
+    // Keep-alive: 4 connections served everything.
+    assert_eq!(srv.connections(), 4);
+    assert!(srv.requests() >= r.complete);
+}
+
+#[test]
+fn status_errors_above_399() {
+    let srv = MisbehavingServer::start(Behavior::NotFound);
+    let r = run(config(srv.addr(), get(srv.addr(), "/"), 2), None, 300);
+    assert!(r.complete > 0);
+    assert_eq!(r.errors.status, r.complete);
+    assert_eq!(r.errors.read + r.errors.write + r.errors.connect, 0);
+}
+
+#[test]
+fn silent_close_is_read_error_per_response() {
+    let srv = MisbehavingServer::start(Behavior::SilentClose);
+    let r = run(config(srv.addr(), get(srv.addr(), "/"), 2), None, 400);
+    assert!(r.complete > 10, "{:?} {}", r.errors, r.complete);
+    // golden/21: read errors ≈ requests (the last in-flight ones aside).
+    assert!(
+        r.errors.read + 2 >= r.complete && r.errors.read <= r.complete + 2,
+        "{:?} {}",
+        r.errors,
+        r.complete
+    );
+    assert_eq!(r.errors.connect, 0);
+}
+
+#[test]
+fn http10_eof_body_counts_and_is_read_error() {
+    let srv = MisbehavingServer::start(Behavior::Http10Eof);
+    let r = run(config(srv.addr(), get(srv.addr(), "/"), 2), None, 400);
+    assert!(r.complete > 10, "{:?} {}", r.errors, r.complete);
+    // golden/22: every response is counted AND is a read error.
+    assert!(
+        r.errors.read.abs_diff(r.complete) <= 2,
+        "{:?} {}",
+        r.errors,
+        r.complete
+    );
+}
+
+#[test]
+fn refused_connects_are_write_errors_not_connect_errors() {
+    let port = testkit::ports::free_port();
+    let addr: SocketAddr = ([127, 0, 0, 1], port).into();
+    let r = run(config(addr, get(addr, "/"), 2), None, 300);
+    assert_eq!(r.complete, 0);
+    assert_eq!(r.errors.connect, 0);
+    assert!(r.errors.write + r.errors.read > 100, "{:?}", r.errors);
+}
+
+#[test]
+fn slow_responses_beyond_timeout_are_timeouts() {
+    let srv = MisbehavingServer::start(Behavior::SlowResponse(Duration::from_millis(1200)));
+    let mut cfg = config(srv.addr(), get(srv.addr(), "/"), 1);
+    cfg.timeout_ms = 1000;
+    let r = run(cfg, None, 1400);
+    assert_eq!(r.complete, 1);
+    assert_eq!(r.errors.timeout, 1);
+    assert_eq!(r.latency.count(), 0);
+}
+
+#[test]
+fn never_answered_requests_are_not_errors() {
+    let srv = MisbehavingServer::start(Behavior::NeverRespond);
+    let r = run(config(srv.addr(), get(srv.addr(), "/"), 2), None, 300);
+    assert_eq!(r.complete, 0);
+    assert_eq!(r.errors, Default::default());
+}
+
+#[test]
+fn pipeline_records_one_latency_per_batch() {
+    let srv = HttpTarget::start();
+    let one = get(srv.addr(), "/");
+    let mut cfg = config(srv.addr(), [one.clone(), one.clone(), one].concat(), 2);
+    cfg.pipeline = 3;
+    let r = run(cfg, None, 300);
+    assert!(r.complete > 30);
+    assert_eq!(r.complete % 3, 0);
+    assert_eq!(r.latency.count() * 3, r.complete);
+}
+
+#[test]
+fn rate_mode_paces_total_rate() {
+    let srv = HttpTarget::start();
+    let mut cfg = config(srv.addr(), get(srv.addr(), "/"), 4);
+    cfg.rate = Some(RateConfig {
+        total_rate: 400.0,
+        total_connections: 4,
+        first_connection: 0,
+    });
+    let r = run(cfg, None, 1000);
+    // 400/s for ~1 s (+ the stop tick).
+    assert!((380..=460).contains(&r.complete), "complete {}", r.complete);
+    let c = r.corrected.expect("corrected");
+    let u = r.uncorrected.expect("uncorrected");
+    assert_eq!(c.count(), r.complete);
+    assert_eq!(u.count(), r.complete);
+    // Idle loopback server: sends on time, so corrected ≈ uncorrected.
+    assert!(
+        c.percentile(50.0) < 2000,
+        "p50 corrected {}",
+        c.percentile(50.0)
+    );
+}
+
+/// A Rust stand-in for a Lua thread state.
+struct FakeScript {
+    addr: SocketAddr,
+    requests: Arc<AtomicU64>,
+    responses: Arc<AtomicU64>,
+    body_bytes: Arc<AtomicU64>,
+    delays: Arc<AtomicU64>,
+    stop_after: u64,
+}
+
+impl ThreadScript for FakeScript {
+    fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+    fn validate(&mut self) -> Result<ScriptShape, ScriptFailure> {
+        Ok(ScriptShape {
+            pipeline: 1,
+            dynamic: true,
+            delay: true,
+            response: true,
+        })
+    }
+    fn request(&mut self, out: &mut Vec<u8>) -> Result<(), ScriptFailure> {
+        let n = self.requests.fetch_add(1, Ordering::Relaxed);
+        out.clear();
+        out.extend_from_slice(
+            format!("GET /bytes/{} HTTP/1.1\r\nHost: x\r\n\r\n", n % 7).as_bytes(),
+        );
+        Ok(())
+    }
+    fn delay(&mut self) -> Result<u64, ScriptFailure> {
+        self.delays.fetch_add(1, Ordering::Relaxed);
+        Ok(5)
+    }
+    fn response(
+        &mut self,
+        status: u16,
+        headers: &[(&[u8], &[u8])],
+        body: &[u8],
+    ) -> Result<(), ScriptFailure> {
+        assert_eq!(status, 200);
+        assert!(!headers.is_empty());
+        self.responses.fetch_add(1, Ordering::Relaxed);
+        self.body_bytes
+            .fetch_add(body.len() as u64, Ordering::Relaxed);
+        Ok(())
+    }
+    fn stop_requested(&self) -> bool {
+        self.responses.load(Ordering::Relaxed) >= self.stop_after
+    }
+}
+
+#[test]
+fn script_hooks_request_response_delay_and_stop() {
+    let srv = HttpTarget::start();
+    let requests = Arc::new(AtomicU64::new(0));
+    let responses = Arc::new(AtomicU64::new(0));
+    let body_bytes = Arc::new(AtomicU64::new(0));
+    let delays = Arc::new(AtomicU64::new(0));
+    let script = FakeScript {
+        addr: srv.addr(),
+        requests: requests.clone(),
+        responses: responses.clone(),
+        body_bytes: body_bytes.clone(),
+        delays: delays.clone(),
+        stop_after: 20,
+    };
+    let mut cfg = config(srv.addr(), Vec::new(), 1);
+    cfg.script_shape = Some(ScriptShape {
+        pipeline: 1,
+        dynamic: true,
+        delay: true,
+        response: true,
+    });
+    let stop = Arc::new(AtomicBool::new(false));
+    let started = std::time::Instant::now();
+    // thread:stop() ends the thread by itself, without the stop flag.
+    let r = start_thread(cfg, Some(Box::new(script)), stop).join();
+    assert!(started.elapsed() < Duration::from_secs(5));
+    assert_eq!(r.complete, 20);
+    assert_eq!(responses.load(Ordering::Relaxed), 20);
+    assert_eq!(requests.load(Ordering::Relaxed), 20);
+    // Delay before every batch but the first.
+    assert_eq!(delays.load(Ordering::Relaxed), 19);
+    // Bodies of /bytes/0..6: sum over 20 requests of n % 7.
+    let expect: u64 = (0..20u64).map(|n| n % 7).sum();
+    assert_eq!(body_bytes.load(Ordering::Relaxed), expect);
+    // Latency excludes the 5 ms delays.
+    assert!(r.latency.max() < 5000 || r.latency.count() < 20);
+    assert!(r.script.is_some());
+}
