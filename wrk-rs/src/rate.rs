@@ -298,4 +298,40 @@ mod tests {
         assert_eq!(s.next_due_us(), u64::MAX);
         assert_eq!(s.lag_us(u64::MAX), 0);
     }
+
+    mod props {
+        use super::super::Schedule;
+        use proptest::prelude::*;
+
+        proptest! {
+            #![proptest_config(ProptestConfig::with_cases(200))]
+
+            /// Any rate and connection count: per-connection due times never
+            /// decrease, and over a window the connections together send the
+            /// total rate (±1 per connection for the window edges).
+            #[test]
+            fn total_rate_and_monotonicity(
+                rate in 0.1f64..200_000.0,
+                conns in 1usize..300,
+                start in 0u64..1_000_000_000,
+            ) {
+                let span = 2_000_000u64;
+                let mut total = 0u64;
+                for c in 0..conns {
+                    let s = Schedule::new(rate, conns, c, start);
+                    let n = s.due_count_at(start + span - 1);
+                    let mut prev = 0;
+                    for j in 0..n.min(50) {
+                        let d = s.due_of_us(j);
+                        prop_assert!(d >= prev && d >= start);
+                        prev = d;
+                    }
+                    total += n;
+                }
+                let expected = rate * span as f64 / 1e6;
+                prop_assert!((total as f64 - expected).abs() <= 1.0 + conns as f64 * 1e-9,
+                    "rate {} conns {}: {} vs {}", rate, conns, total, expected);
+            }
+        }
+    }
 }
