@@ -1,0 +1,358 @@
+//! Our client against the stock server on loopback: for each command line,
+//! the stock client runs first against the same server, and our output must
+//! have the same blocks, the same lines in the same order, the same units
+//! and layout, equal parameter values and measured numbers within a broad
+//! factor of stock's (the machine is shared, so only sanity is checked).
+
+use std::process::Command;
+use std::time::Duration;
+
+use testkit::ports::{free_port, ipv6_loopback_available};
+use testkit::proc::{run, ChildGuard, Finished};
+
+const OURS: &str = env!("CARGO_BIN_EXE_qperf");
+
+/// A stock server on a free port, killed on drop.
+struct Server {
+    guard: ChildGuard,
+    port: u16,
+}
+
+fn stock_server() -> Option<Server> {
+    let stock = testkit::stock::require("qperf")?;
+    let port = free_port();
+    let mut guard = ChildGuard::spawn(Command::new(stock).args(["-lp", &port.to_string()]))
+        .expect("spawn stock server");
+    guard
+        .wait_for_port(([127, 0, 0, 1], port).into(), Duration::from_secs(5))
+        .expect("stock server listening");
+    Some(Server { guard, port })
+}
+
+fn client(bin: &str, host: &str, port: u16, args: &str) -> Finished {
+    let mut cmd = Command::new(bin);
+    cmd.arg(host).args(["-lp", &port.to_string()]);
+    cmd.args(args.split_whitespace());
+    let f = run(&mut cmd, Duration::from_secs(60)).expect("spawn client");
+    assert!(!f.timed_out, "{bin} {args} timed out");
+    f
+}
+
+fn stock_bin() -> String {
+    testkit::stock::find("qperf")
+        .expect("stock qperf")
+        .to_string_lossy()
+        .into_owned()
+}
+
+/// One parsed output line.
+#[derive(Debug, Clone, PartialEq)]
+enum Row {
+    Header(String),
+    Entry {
+        name: String,
+        value: String,
+        unit: Option<String>,
+        alt: Option<String>,
+    },
+    Other(String),
+}
+
+fn parse(out: &str) -> Vec<Row> {
+    out.lines()
+        .map(|l| {
+            if let Some(body) = l.strip_prefix("    ") {
+                if let Some((name, rest)) = body.split_once("  =  ") {
+                    let rest = rest.trim_start();
+                    let (rest, alt) = match rest.split_once(" (") {
+                        Some((a, b)) => (a, Some(b.trim_end_matches(')').to_string())),
+                        None => (rest, None),
+                    };
+                    let (value, unit) = match rest.split_once(' ') {
+                        Some((v, u)) => (v.to_string(), Some(u.to_string())),
+                        None => (rest.to_string(), None),
+                    };
+                    return Row::Entry {
+                        name: name.trim_end().to_string(),
+                        value,
+                        unit,
+                        alt,
+                    };
+                }
+            }
+            if l.ends_with(':') && !l.contains(' ') {
+                Row::Header(l.to_string())
+            } else {
+                Row::Other(l.to_string())
+            }
+        })
+        .collect()
+}
+
+/// Lines that stock itself shows or hides depending on the run (a zero
+/// value is hidden): iowait, errors, and the binary/decimal form of sizes
+/// that vary.
+fn optional(name: &str) -> bool {
+    name.contains("iowait") || name.contains("errors") || name.contains("cpus_user")
+}
+
+fn number(v: &str) -> Option<f64> {
+    v.replace(',', "").parse().ok()
+}
+
+/// A unit's family and multiplier (`KB/sec` = bandwidth × 1000).
+fn unit_info(unit: &str) -> (&'static str, f64) {
+    const TABLE: &[(&str, &str, f64)] = &[
+        ("bytes/sec", "bw", 1.0),
+        ("KB/sec", "bw", 1e3),
+        ("MB/sec", "bw", 1e6),
+        ("GB/sec", "bw", 1e9),
+        ("TB/sec", "bw", 1e12),
+        ("bits/sec", "bits", 1.0),
+        ("Kb/sec", "bits", 1e3),
+        ("Mb/sec", "bits", 1e6),
+        ("Gb/sec", "bits", 1e9),
+        ("Tb/sec", "bits", 1e12),
+        ("/sec", "rate", 1.0),
+        ("K/sec", "rate", 1e3),
+        ("M/sec", "rate", 1e6),
+        ("G/sec", "rate", 1e9),
+        ("ns", "time", 1.0),
+        ("us", "time", 1e3),
+        ("ms", "time", 1e6),
+        ("sec", "time", 1e9),
+        ("ns/GB", "cost", 1.0),
+        ("us/GB", "cost", 1e3),
+        ("ms/GB", "cost", 1e6),
+        ("sec/GB", "cost", 1e9),
+        ("", "count", 1.0),
+        ("thousand", "count", 1e3),
+        ("million", "count", 1e6),
+        ("billion", "count", 1e9),
+        ("bytes", "size", 1.0),
+        ("KB", "size", 1e3),
+        ("MB", "size", 1e6),
+        ("GB", "size", 1e9),
+        ("KiB", "size", 1024.0),
+        ("MiB", "size", 1048576.0),
+        ("GiB", "size", 1073741824.0),
+        ("% cpus", "cpus", 1.0),
+    ];
+    TABLE
+        .iter()
+        .find(|(u, _, _)| *u == unit)
+        .map_or(("?", 1.0), |(_, f, m)| (*f, *m))
+}
+
+/// Layout of one block: `=` aligned, values with units right-aligned.
+fn check_layout(out: &str) {
+    let mut block: Vec<&str> = Vec::new();
+    let flush = |b: &mut Vec<&str>| {
+        if let Some(first) = b.first() {
+            let eq = first.find("  =  ").expect("=");
+            for l in b.iter() {
+                assert_eq!(l.find("  =  "), Some(eq), "misaligned: {l:?}");
+            }
+        }
+        b.clear();
+    };
+    for l in out.lines() {
+        if l.starts_with("    ") && l.contains("  =  ") {
+            block.push(l);
+        } else {
+            flush(&mut block);
+        }
+    }
+    flush(&mut block);
+}
+
+/// Compares the output shape of ours with stock's.
+fn same_shape(stock: &str, ours: &str, what: &str) {
+    check_layout(ours);
+    let keep = |r: &Row| !matches!(r, Row::Entry { name, .. } if optional(name));
+    let s: Vec<Row> = parse(stock).into_iter().filter(keep).collect();
+    let o: Vec<Row> = parse(ours).into_iter().filter(keep).collect();
+    let names = |v: &[Row]| {
+        v.iter()
+            .map(|r| match r {
+                Row::Header(h) => h.clone(),
+                Row::Entry { name, .. } => name.clone(),
+                Row::Other(t) => t.clone(),
+            })
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(
+        names(&o),
+        names(&s),
+        "{what}: lines\nstock:\n{stock}\nours:\n{ours}"
+    );
+    for (a, b) in s.iter().zip(&o) {
+        let (
+            Row::Entry {
+                name,
+                value: sv,
+                unit: su,
+                alt: sa,
+            },
+            Row::Entry {
+                value: ov,
+                unit: ou,
+                alt: oa,
+                ..
+            },
+        ) = (a, b)
+        else {
+            continue;
+        };
+        let parameter = ["msg_size", "port", "time", "timeout"].contains(&name.as_str())
+            || name.ends_with("sock_buf_size")
+            || name.ends_with("affinity");
+        let measured = !parameter && su.is_some();
+        if !measured {
+            assert_eq!((sv, su, sa), (ov, ou, oa), "{what}: {name}");
+            continue;
+        }
+        let (su, ou) = (su.as_deref().unwrap_or(""), ou.as_deref().unwrap_or(""));
+        let ((sf, sm), (of, om)) = (unit_info(su), unit_info(ou));
+        assert_eq!(sf, of, "{what}: {name} units {su} vs {ou}");
+        assert_ne!(sf, "?", "{what}: {name} unknown unit {su}");
+        let (Some(x), Some(y)) = (number(sv), number(ov)) else {
+            panic!("{what}: {name}: {sv} / {ov}");
+        };
+        let (x, y) = (x * sm, y * om);
+        if x == 0.0 || y == 0.0 {
+            continue;
+        }
+        let r = y / x;
+        assert!(
+            (0.02..50.0).contains(&r),
+            "{what}: {name} stock {sv} {su} ours {ov} {ou}"
+        );
+    }
+}
+
+/// Runs `args` with the stock client then ours against `srv`.
+fn compare(srv: &Server, host: &str, args: &str) {
+    let s = client(&stock_bin(), host, srv.port, args);
+    let o = client(OURS, host, srv.port, args);
+    assert_eq!(o.code(), s.code(), "{args}: exit\n{}", o.stdout_str());
+    assert_eq!(o.stderr_str(), s.stderr_str(), "{args}: stderr");
+    same_shape(&s.stdout_str(), &o.stdout_str(), args);
+}
+
+#[test]
+fn tcp_and_udp_default_and_verbose() {
+    let Some(srv) = stock_server() else { return };
+    compare(&srv, "127.0.0.1", "-t 1 tcp_bw tcp_lat");
+    compare(&srv, "127.0.0.1", "-t 1 -vv udp_bw udp_lat");
+    compare(&srv, "127.0.0.1", "-t 1 -vv tcp_bw");
+}
+
+#[test]
+fn seed_sweep_and_pinned_ports() {
+    let Some(srv) = stock_server() else { return };
+    let ip = free_port();
+    compare(
+        &srv,
+        "127.0.0.1",
+        &format!("-t 1 -ip {ip} -oo msg_size:1:256K:*64 -vu tcp_bw tcp_lat"),
+    );
+}
+
+#[test]
+fn display_options() {
+    let Some(srv) = stock_server() else { return };
+    compare(&srv, "127.0.0.1", "-t 1 -uu tcp_lat");
+    compare(&srv, "127.0.0.1", "-t 1 -ub -vs tcp_bw");
+    compare(&srv, "127.0.0.1", "-t 1 -un -vvt -e 5 tcp_bw");
+}
+
+#[test]
+fn conf_is_identical() {
+    let Some(srv) = stock_server() else { return };
+    let s = client(&stock_bin(), "127.0.0.1", srv.port, "conf");
+    let o = client(OURS, "127.0.0.1", srv.port, "conf");
+    assert_eq!(o.code(), Some(0));
+    assert_eq!(o.stdout_str(), s.stdout_str());
+}
+
+#[test]
+fn ipv6_loopback() {
+    let Some(srv) = stock_server() else { return };
+    if !ipv6_loopback_available() {
+        testkit::stock::missing("IPv6 loopback");
+        return;
+    }
+    compare(&srv, "::1", "-t 1 tcp_lat udp_lat");
+}
+
+#[test]
+fn remote_errors() {
+    let Some(srv) = stock_server() else { return };
+    // The server cannot bind its own listen port as data port.
+    compare(&srv, "127.0.0.1", &format!("-t 1 -ip {} tcp_bw", srv.port));
+    // No SCTP in this kernel: the server's error text.
+    compare(&srv, "127.0.0.1", "-t 1 sctp_bw");
+}
+
+#[test]
+fn server_not_running() {
+    let port = free_port();
+    let o = client(OURS, "127.0.0.1", port, "-ws 0 tcp_bw");
+    assert_eq!(o.code(), Some(1));
+    assert_eq!(o.stdout_str(), "tcp_bw:\n127.0.0.1: failed to connect\n");
+    assert_eq!(o.stderr_str(), "");
+}
+
+#[test]
+fn quit_stops_the_stock_server() {
+    let Some(mut srv) = stock_server() else {
+        return;
+    };
+    let o = client(OURS, "127.0.0.1", srv.port, "quit tcp_bw");
+    assert_eq!((o.code(), o.stdout_str().as_str()), (Some(0), "quit:\n"));
+    let status = srv
+        .guard
+        .wait_timeout(Duration::from_secs(5))
+        .expect("wait")
+        .expect("stock server exited");
+    assert_eq!(status.code(), Some(0));
+}
+
+#[test]
+fn shape_parser_self_check() {
+    let rows = parse("tcp_bw:\n    bw        =  1.8 MB/sec\n    msg_size  =    4 KiB (4,096)\n    port      =  29,766 \n");
+    assert_eq!(rows[0], Row::Header("tcp_bw:".into()));
+    assert_eq!(
+        rows[2],
+        Row::Entry {
+            name: "msg_size".into(),
+            value: "4".into(),
+            unit: Some("KiB".into()),
+            alt: Some("4,096".into()),
+        }
+    );
+    assert_eq!(
+        rows[3],
+        Row::Entry {
+            name: "port".into(),
+            value: "29,766".into(),
+            unit: Some(String::new()),
+            alt: None,
+        }
+    );
+    assert_eq!(unit_info("MB/sec"), ("bw", 1e6));
+    same_shape(
+        "t:\n    bw  =  1.8 MB/sec\n",
+        "t:\n    bw  =  2.1 MB/sec\n",
+        "self",
+    );
+    let bad = std::panic::catch_unwind(|| {
+        same_shape(
+            "t:\n    bw  =  1.8 MB/sec\n",
+            "t:\n    bw  =  1.8 Mb/sec\n",
+            "x",
+        )
+    });
+    assert!(bad.is_err());
+}
