@@ -132,10 +132,17 @@ fn cell_text(c: &Cell) -> String {
     }
 }
 
-/// `other / first` with two decimals, `-` when undefined.
+/// `other / first` with two decimals (four below 0.01), `-` when undefined.
 pub fn ratio(first: Option<f64>, other: Option<f64>) -> String {
     match (first, other) {
-        (Some(a), Some(b)) if a > 0.0 && a.is_finite() && b.is_finite() => format!("{:.2}", b / a),
+        (Some(a), Some(b)) if a > 0.0 && a.is_finite() && b.is_finite() => {
+            let r = b / a;
+            if r != 0.0 && r < 0.01 {
+                format!("{r:.4}")
+            } else {
+                format!("{r:.2}")
+            }
+        }
         _ => "-".into(),
     }
 }

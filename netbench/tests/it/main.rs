@@ -1,0 +1,6 @@
+//! netbench integration tests, one binary with a module per area.
+
+mod e2e;
+mod golden_parse;
+mod support;
+mod tables;

@@ -1,0 +1,103 @@
+//! Shared helpers: golden files of the real tools, fixed results built from
+//! them, and the qperf/wrk binaries to drive.
+
+use std::path::PathBuf;
+
+use netbench::exec::Outcome;
+use netbench::parse::{qperf, wrk};
+use netbench::results::{QperfRun, Results, TargetResult, WrkRun};
+use netbench::settings::Settings;
+
+/// A file under compat/golden/.
+pub fn golden(rel: &str) -> String {
+    let path = PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../compat/golden/")).join(rel);
+    std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+fn outcome(cmd: &str, stdout: String, stderr: String, code: i32) -> Outcome {
+    Outcome {
+        command: cmd.split_whitespace().map(String::from).collect(),
+        exit_code: Some(code),
+        elapsed_secs: 1.0,
+        stdout,
+        stderr,
+        ..Outcome::default()
+    }
+}
+
+fn qperf_run(file: &str, code: i32) -> QperfRun {
+    let outcome = outcome(
+        "qperf 127.0.0.1 -oo msg_size:1:256K:*64 -vu tcp_bw tcp_lat",
+        golden(&format!("qperf/{file}")),
+        String::new(),
+        code,
+    );
+    let parsed = qperf::parse(&outcome.stdout);
+    QperfRun { outcome, parsed }
+}
+
+fn wrk_run(stdout: &str, stderr: &str, code: i32) -> WrkRun {
+    let read = |f: &str| {
+        if f.is_empty() {
+            String::new()
+        } else {
+            golden(&format!("wrk/{f}"))
+        }
+    };
+    let outcome = outcome(
+        "wrk -t64 -c20000 -d3m http://127.0.0.1/",
+        read(stdout),
+        read(stderr),
+        code,
+    );
+    let report = wrk::parse(&outcome.stdout);
+    WrkRun { outcome, report }
+}
+
+/// Three targets from real captures: a clean one, one with socket errors
+/// and a fixed data port, and one whose servers are not running.
+pub fn fixed_results() -> Results {
+    let target = |name: &str, q: QperfRun, w: WrkRun| TargetResult {
+        name: name.into(),
+        settings: Settings::seed(),
+        qperf: Some(q),
+        wrk: Some(w),
+    };
+    Results {
+        msg_sizes: vec![1, 64, 4096, 262144],
+        targets: vec![
+            target(
+                "host",
+                qperf_run("tcp_bw_tcp_lat_oo_vu.txt", 0),
+                wrk_run("01-t2-c100-d3s-latency.stdout", "", 0),
+            ),
+            target(
+                "runc",
+                qperf_run("tcp_bw_tcp_lat_oo_vu_ip.txt", 0),
+                wrk_run("21-read-errors-server-closes.stdout", "", 0),
+            ),
+            target(
+                "kata",
+                qperf_run("server_not_running.txt", 1),
+                wrk_run("", "03-connection-refused.stderr", 1),
+            ),
+        ],
+        notes: vec!["fixed results from compat/golden".into()],
+    }
+}
+
+/// (qperf, wrk) to drive: our builds once they exist next to the tests,
+/// else the stock tools (`None`: skipped, stock missing).
+pub fn tools() -> Option<(PathBuf, PathBuf)> {
+    let ours = std::env::var_os("NETBENCH_E2E_OURS").is_some();
+    if ours {
+        return Some((
+            testkit::ours::require_binary("qperf"),
+            testkit::ours::require_binary("wrk"),
+        ));
+    }
+    Some((
+        testkit::stock::require("qperf")?,
+        testkit::stock::require("wrk")?,
+    ))
+}
