@@ -253,14 +253,29 @@ impl Control {
     /// Reports `text` to the peer: `?` as urgent data, the text in-band,
     /// FIN, then waits (at most 3 s) for the peer to close.
     pub fn send_error(&mut self, text: &str) {
+        self.send_error_linger(text, ERROR_GRACE);
+    }
+
+    /// [`Control::send_error`] with a chosen wait for the peer's close.
+    pub fn send_error_linger(&mut self, text: &str, linger: Duration) {
         let fd = self.fd();
         let b = [wire::URGENT_ERROR];
         // SAFETY: `b` is a valid 1-byte buffer.
-        unsafe { libc::send(fd, b.as_ptr().cast(), 1, libc::MSG_OOB | libc::MSG_NOSIGNAL) };
+        // MSG_MORE keeps the urgent byte back so that it leaves in one
+        // segment with the text: a stock peer reads the text without
+        // waiting, and then never loses it to a race (§4.12).
+        unsafe {
+            libc::send(
+                fd,
+                b.as_ptr().cast(),
+                1,
+                libc::MSG_OOB | libc::MSG_NOSIGNAL | libc::MSG_MORE,
+            )
+        };
         let text = wire::bound_error_text(text);
         let _ = self.send("error", text.as_bytes(), ERROR_GRACE.as_secs() as u32);
         let _ = self.stream.shutdown(Shutdown::Write);
-        self.drain(Instant::now() + ERROR_GRACE);
+        self.drain(Instant::now() + linger);
     }
 
     /// Reads and discards until EOF, an error, or `deadline`.

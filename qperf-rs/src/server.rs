@@ -8,6 +8,8 @@
 use std::io::Write;
 use std::net::{Ipv6Addr, SocketAddr, SocketAddrV6, TcpListener, TcpStream};
 use std::os::fd::AsRawFd;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use socket2::{Domain, Socket, Type};
@@ -33,10 +35,32 @@ pub struct ServerConfig {
 /// Largest message size we accept (stock trusts any value; §9.3).
 pub const MAX_MSG_SIZE: u32 = 1 << 30;
 /// Upper bound for every server-side wait after the REQ (our hardening:
-/// stock waits REQ.timeout, and forever in the data-port accept).
-pub const MAX_WAIT_SECS: u32 = 5;
+/// stock waits REQ.timeout, and forever in the data-port accept).  A peer
+/// that answers promptly never notices; a silent one holds the test slot at
+/// most this long (+ [`ERROR_LINGER`]), less than a queued stock client's
+/// default 5 s wait for its port.
+pub const MAX_WAIT_SECS: u32 = 3;
+/// How long we wait for the peer to close after sending it our error.
+pub const ERROR_LINGER: Duration = Duration::from_secs(1);
+/// Connections whose REQ is being read or which wait for the test slot.
+const MAX_IN_FLIGHT: usize = 32;
+
+/// State shared by the accept loop and the connection threads.
+#[derive(Default)]
+struct Shared {
+    quit: AtomicBool,
+    /// Held while a test runs: tests are strictly one at a time, as in stock.
+    test_slot: Mutex<()>,
+    in_flight: AtomicUsize,
+}
 
 /// Runs the server until a `quit` request; returns the process exit code.
+///
+/// Stock forks one child per connection and waits for it before accepting
+/// the next.  We accept at once and read each REQ on its own thread (so a
+/// slow or silent peer cannot delay the others), but run the tests
+/// themselves strictly one at a time under a lock, so measurements never
+/// overlap.
 pub fn serve(cfg: &ServerConfig) -> i32 {
     let trace = Trace(cfg.debug);
     let listener = match listen(cfg.listen_port) {
@@ -47,19 +71,47 @@ pub fn serve(cfg: &ServerConfig) -> i32 {
         }
     };
     dbg_line!(trace, "ready for requests");
+    let shared = Arc::new(Shared::default());
     loop {
+        if shared.quit.load(Ordering::SeqCst) {
+            return 0;
+        }
+        if shared.in_flight.load(Ordering::SeqCst) >= MAX_IN_FLIGHT {
+            std::thread::sleep(Duration::from_millis(20));
+            continue;
+        }
+        let mut p = libc::pollfd {
+            fd: listener.as_raw_fd(),
+            events: libc::POLLIN,
+            revents: 0,
+        };
+        // SAFETY: one valid pollfd.
+        if unsafe { libc::poll(&mut p, 1, 100) } <= 0 {
+            continue;
+        }
         let stream = match listener.accept() {
             Ok((s, _)) => s,
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => continue,
             Err(e) => {
                 say(&format!("accept failed: {}", strerror(&e)));
                 continue;
             }
         };
-        let quit = std::panic::catch_unwind(|| serve_one(cfg, stream)).unwrap_or(false);
-        if quit {
-            return 0;
+        let (cfg, sh) = (cfg.clone(), shared.clone());
+        sh.in_flight.fetch_add(1, Ordering::SeqCst);
+        let spawned = std::thread::Builder::new()
+            .name("qperf-conn".into())
+            .spawn(move || {
+                let quit = std::panic::catch_unwind(|| serve_one(&cfg, stream, &sh.test_slot))
+                    .unwrap_or(false);
+                if quit {
+                    sh.quit.store(true, Ordering::SeqCst);
+                }
+                sh.in_flight.fetch_sub(1, Ordering::SeqCst);
+            });
+        if spawned.is_err() {
+            shared.in_flight.fetch_sub(1, Ordering::SeqCst);
         }
-        dbg_line!(trace, "ready for requests");
     }
 }
 
@@ -78,12 +130,16 @@ fn listen(port: u16) -> Result<TcpListener, String> {
     s.bind(&addr.into()).map_err(|_| fail())?;
     s.listen(5)
         .map_err(|e| format!("listen failed: {}", strerror(&e)))?;
+    s.set_nonblocking(true).map_err(|_| fail())?;
     Ok(s.into())
 }
 
 /// One test on one control connection.  Returns true for `quit`.
-fn serve_one(cfg: &ServerConfig, stream: TcpStream) -> bool {
+fn serve_one(cfg: &ServerConfig, stream: TcpStream, slot: &Mutex<()>) -> bool {
     let trace = Trace(cfg.debug);
+    if stream.set_nonblocking(false).is_err() {
+        return false;
+    }
     let Ok(mut ctl) = Control::new(stream, Side::Server) else {
         return false;
     };
@@ -92,11 +148,15 @@ fn serve_one(cfg: &ServerConfig, stream: TcpStream) -> bool {
         trace,
         timeout: 0,
     };
-    match t.run(cfg) {
+    let result = t.read_req(cfg).and_then(|req| {
+        let _guard = slot.lock().unwrap_or_else(|e| e.into_inner());
+        t.run(&req)
+    });
+    match result {
         Ok(quit) => quit,
         Err(CtlError::Local(msg)) => {
             say(&msg);
-            t.ctl.send_error(&msg);
+            t.ctl.send_error_linger(&msg, ERROR_LINGER);
             false
         }
         Err(CtlError::Peer(msg)) => {
@@ -120,11 +180,14 @@ fn local(msg: impl Into<String>) -> CtlError {
 }
 
 impl Test<'_> {
-    fn run(&mut self, cfg: &ServerConfig) -> Result<bool, CtlError> {
+    /// Reads and checks the REQ (version first, then the rest, §4.4).
+    fn read_req(&mut self, cfg: &ServerConfig) -> Result<Req, CtlError> {
+        // Stock: `-lto` (0 = 5 s) applies while reading the REQ.  Each REQ
+        // is read on its own thread, so a slow peer only delays itself.
         let lto = if cfg.loc_timeout_secs == 0 {
             5
         } else {
-            cfg.loc_timeout_secs.min(MAX_WAIT_SECS)
+            cfg.loc_timeout_secs
         };
         dbg_line!(self.trace, "waiting for request version");
         let v = self
@@ -143,6 +206,11 @@ impl Test<'_> {
             ..Req::default()
         };
         wire::decode_req_data(&d, &mut req).map_err(|e| local(e.to_string()))?;
+        Ok(req)
+    }
+
+    /// Runs the test `req` asks for.  Returns true for `quit`.
+    fn run(&mut self, req: &Req) -> Result<bool, CtlError> {
         let Some(test) = tests_table::by_index(req.req_index) else {
             return Err(local(format!("bad request index: {}", req.req_index)));
         };
@@ -161,12 +229,12 @@ impl Test<'_> {
                 self.ctl.drain(Instant::now() + Duration::from_millis(100));
                 Ok(true)
             }
-            Transport::Tcp => self.socket_test(&req, Net::Tcp, test.name),
-            Transport::Udp => self.socket_test(&req, Net::Udp, test.name),
-            Transport::Sctp => self.socket_test(&req, Net::Sctp, test.name),
-            Transport::Sdp => self.socket_test(&req, Net::Sdp, test.name),
+            Transport::Tcp => self.socket_test(req, Net::Tcp, test.name),
+            Transport::Udp => self.socket_test(req, Net::Udp, test.name),
+            Transport::Sctp => self.socket_test(req, Net::Sctp, test.name),
+            Transport::Sdp => self.socket_test(req, Net::Sdp, test.name),
             Transport::Rds => Err(local(rds_unsupported())),
-            _ => Err(local(rdma_error(&req))),
+            _ => Err(local(rdma_error(req))),
         }
     }
 
@@ -231,6 +299,10 @@ impl Test<'_> {
         dbg_line!(self.trace, "starting timer for {} seconds", req.time);
         let m = datapath::run(&spec, data.as_raw_fd());
         dbg_line!(self.trace, "stopping timer");
+        if m.idle {
+            // Our hardening: a peer silent for MAX_WAIT_SECS mid-test is gone.
+            return Err(local("failed to receive data: client not responding"));
+        }
         let stat = Stat {
             no_cpus: cpu::online_cpus(),
             no_ticks: cpu::ticks_per_sec(),

@@ -36,6 +36,8 @@ pub struct Measured {
     pub r: Counters,
     pub time_s: Ticks,
     pub time_e: Ticks,
+    /// The peer stayed silent past the idle timeout (server hardening).
+    pub idle: bool,
 }
 
 /// Parameters of one run.
@@ -55,8 +57,10 @@ enum Step {
     Done(usize),
     /// The timer fired (the message does not count).
     Finished,
-    /// Peer closed, or the idle timeout expired (server).
+    /// Peer closed.
     Closed,
+    /// The idle timeout (server sockets only) expired.
+    Idle,
     Error,
 }
 
@@ -104,7 +108,7 @@ fn recv_full(fd: RawFd, buf: &mut [u8], fin: &AtomicBool) -> Step {
             }
             _ => match errno_kind() {
                 io::ErrorKind::Interrupted => {}
-                io::ErrorKind::WouldBlock => return Step::Closed,
+                io::ErrorKind::WouldBlock => return Step::Idle,
                 _ => return Step::Error,
             },
         }
@@ -160,6 +164,10 @@ pub fn run(spec: &Spec, fd: RawFd) -> Measured {
                         m.r.errs += 1;
                         break;
                     }
+                    Step::Idle => {
+                        m.idle = true;
+                        break;
+                    }
                     _ => break,
                 }
             }
@@ -176,6 +184,10 @@ pub fn run(spec: &Spec, fd: RawFd) -> Measured {
                     Step::Done(n) => count(c, n),
                     Step::Error => {
                         c.errs += 1;
+                        break;
+                    }
+                    Step::Idle => {
+                        m.idle = true;
                         break;
                     }
                     _ => break,
@@ -239,7 +251,10 @@ fn udp_bw_server(fd: RawFd, buf: &mut [u8], fin: &AtomicBool, m: &mut Measured) 
         match dg(n, fin) {
             Dg::Ok(n) => count(&mut m.r, n),
             Dg::Err => m.r.errs += 1,
-            Dg::Idle => break,
+            Dg::Idle => {
+                m.idle = true;
+                break;
+            }
             Dg::Fin => {}
         }
     }
@@ -289,7 +304,11 @@ fn udp_lat_server(fd: RawFd, buf: &mut [u8], fin: &AtomicBool, m: &mut Measured)
                 m.r.errs += 1;
                 continue;
             }
-            _ => break,
+            Dg::Idle => {
+                m.idle = true;
+                break;
+            }
+            Dg::Fin => break,
         }
         // SAFETY: valid buffer and the address recvfrom filled in.
         let n = unsafe {
