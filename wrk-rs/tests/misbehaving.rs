@@ -1,0 +1,165 @@
+//! Error counting against misbehaving servers, ours vs stock wrk class by
+//! class (golden 20–23, 38, 43): each `Socket errors` class must be zero in
+//! ours exactly when it is zero in stock's, and of the same order otherwise.
+//! Each tool gets a fresh server; runs are serialized.
+
+use std::os::unix::process::CommandExt;
+use std::process::Command;
+use std::sync::Mutex;
+use std::time::Duration;
+
+use testkit::misbehave::{Behavior, MisbehavingServer};
+use testkit::{proc, stock};
+
+const OURS: &str = env!("CARGO_BIN_EXE_wrk");
+static SERIAL: Mutex<()> = Mutex::new(());
+
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+struct Counts {
+    requests: u64,
+    connect: u64,
+    read: u64,
+    write: u64,
+    timeout: u64,
+    non2xx: u64,
+}
+
+fn parse(out: &str) -> Counts {
+    let mut c = Counts::default();
+    for l in out.lines() {
+        let nums: Vec<u64> = l
+            .split(|ch: char| !ch.is_ascii_digit())
+            .filter_map(|t| t.parse().ok())
+            .collect();
+        if l.contains(" requests in ") {
+            c.requests = nums[0];
+        } else if l.starts_with("  Socket errors:") {
+            (c.connect, c.read, c.write, c.timeout) = (nums[0], nums[1], nums[2], nums[3]);
+        } else if l.starts_with("  Non-2xx or 3xx responses:") {
+            c.non2xx = nums[0];
+        }
+    }
+    c
+}
+
+fn run(
+    bin: &str,
+    behavior: Behavior,
+    args: &[&str],
+    stop_after: Option<Duration>,
+) -> (Counts, String) {
+    let server = MisbehavingServer::start(behavior);
+    let url = server.url();
+    let child = proc::ChildGuard::spawn(Command::new(bin).arg0("wrk").args(args).arg(&url))
+        .expect("spawn wrk");
+    if let Some(d) = stop_after {
+        std::thread::sleep(d);
+        server.stop();
+    }
+    let f = child.finish(Duration::from_secs(30)).expect("wrk finished");
+    assert!(!f.timed_out, "{bin} timed out");
+    assert_eq!(f.code(), Some(0), "{bin}: {}", f.stderr_str());
+    let out = f.stdout_str();
+    (parse(&out), out)
+}
+
+/// Zero in one exactly when zero in the other; else within `factor`.
+fn same_order(what: &str, ours: u64, stock: u64, factor: u64) {
+    assert_eq!(ours == 0, stock == 0, "{what}: ours {ours}, stock {stock}");
+    if ours > 0 {
+        let (lo, hi) = (ours.min(stock), ours.max(stock));
+        assert!(
+            hi <= lo.saturating_mul(factor).max(10),
+            "{what}: ours {ours}, stock {stock}"
+        );
+    }
+}
+
+fn compare(
+    behavior: Behavior,
+    args: &[&str],
+    stop_after: Option<Duration>,
+    factor: u64,
+) -> (Counts, Counts) {
+    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let Some(stock) = stock::require("wrk") else {
+        return (Counts::default(), Counts::default());
+    };
+    let (o, oout) = run(OURS, behavior, args, stop_after);
+    let (s, sout) = run(&stock.to_string_lossy(), behavior, args, stop_after);
+    let ctx = format!("{behavior:?} {args:?}\n--- ours\n{oout}--- stock\n{sout}");
+    same_order(&format!("requests {ctx}"), o.requests, s.requests, factor);
+    same_order(&format!("connect {ctx}"), o.connect, s.connect, factor);
+    same_order(&format!("read {ctx}"), o.read, s.read, factor);
+    same_order(&format!("write {ctx}"), o.write, s.write, factor);
+    same_order(&format!("timeout {ctx}"), o.timeout, s.timeout, factor);
+    same_order(&format!("non2xx {ctx}"), o.non2xx, s.non2xx, factor);
+    (o, s)
+}
+
+/// Golden 21: every server close after a complete response is a read error.
+#[test]
+fn silent_close_is_read_error() {
+    let (o, _) = compare(Behavior::SilentClose, &["-t1", "-c2", "-d2s"], None, 20);
+    assert!(o.read + 2 >= o.requests, "{o:?}");
+}
+
+/// Golden 22: EOF-delimited bodies count as requests and as read errors.
+#[test]
+fn http10_eof_counts_both() {
+    let (o, _) = compare(Behavior::Http10Eof, &["-t1", "-c2", "-d2s"], None, 20);
+    assert!(o.requests > 0 && o.read + 2 >= o.requests, "{o:?}");
+}
+
+/// Golden 23: immediate resets give read/write errors and no requests.
+#[test]
+fn reset_gives_read_write_errors() {
+    let (o, _) = compare(Behavior::Reset, &["-t1", "-c2", "-d2s"], None, 50);
+    assert_eq!(o.requests, 0);
+}
+
+/// Golden 20: responses slower than --timeout are timeouts.
+#[test]
+fn slow_response_beyond_timeout() {
+    let (o, s) = compare(
+        Behavior::SlowResponse(Duration::from_millis(1500)),
+        &["-t1", "-c2", "-d4s", "--timeout", "1", "--latency"],
+        None,
+        3,
+    );
+    assert!(o.timeout.abs_diff(s.timeout) <= 2, "{o:?} {s:?}");
+}
+
+/// Golden 38: outstanding requests at the end are not errors.
+#[test]
+fn never_responding_server_is_not_an_error() {
+    let (o, _) = compare(Behavior::NeverRespond, &["-t1", "-c2", "-d2s"], None, 2);
+    assert_eq!(o, Counts::default());
+}
+
+/// Golden 43: the server stops mid-run; reconnects fail as write/read errors.
+#[test]
+fn server_stops_mid_run() {
+    compare(
+        Behavior::NotFound,
+        &["-t1", "-c5", "-d3s"],
+        Some(Duration::from_secs(1)),
+        50,
+    );
+}
+
+#[test]
+fn parses_report_lines() {
+    let c = parse("  11052 requests in 2.00s, 431.72KB read\n  Socket errors: connect 0, read 11050, write 0, timeout 3\n  Non-2xx or 3xx responses: 7\n");
+    assert_eq!(
+        c,
+        Counts {
+            requests: 11052,
+            connect: 0,
+            read: 11050,
+            write: 0,
+            timeout: 3,
+            non2xx: 7
+        }
+    );
+}

@@ -1,0 +1,218 @@
+//! Live side-by-side runs of our `wrk` and stock wrk 4.1.0 against the same
+//! local server (nginx from the test kit, or the in-process HttpTarget).
+//! Both must print the same lines in the same order with the same layout;
+//! numbers are compared only for sanity (request counts within a factor).
+//! Runs are serialized (2-core machine: concurrent load would skew both).
+
+use std::os::unix::process::CommandExt;
+use std::process::Command;
+use std::sync::Mutex;
+use std::time::Duration;
+
+use testkit::nginx::{Nginx, Options};
+use testkit::{proc, stock, sys};
+
+const OURS: &str = env!("CARGO_BIN_EXE_wrk");
+static SERIAL: Mutex<()> = Mutex::new(());
+
+struct Run {
+    code: Option<i32>,
+    stdout: String,
+    stderr: String,
+}
+
+fn wrk(bin: &str, args: &[&str]) -> Run {
+    let f = proc::run(
+        Command::new(bin).arg0("wrk").args(args),
+        Duration::from_secs(60),
+    )
+    .expect("wrk ran");
+    assert!(!f.timed_out, "{bin} {args:?} timed out");
+    Run {
+        code: f.code(),
+        stdout: f.stdout_str(),
+        stderr: f.stderr_str(),
+    }
+}
+
+/// A token that is a printed number (with or without unit, `%` or `B`).
+fn is_number(t: &str) -> bool {
+    let core = t.trim_end_matches(|c: char| c.is_ascii_alphabetic() || c == '%' || c == ',');
+    t == "-nan%" || (!core.is_empty() && core.chars().all(|c| c.is_ascii_digit() || c == '.'))
+}
+
+/// Each line with numbers replaced by `N` (units may legitimately differ).
+fn shape(out: &str) -> Vec<String> {
+    out.lines()
+        .map(|l| {
+            l.split_whitespace()
+                .map(|t| if is_number(t) { "N" } else { t })
+                .collect::<Vec<_>>()
+                .join(" ")
+        })
+        .collect()
+}
+
+/// Fixed-width table rows: same length in both outputs.
+fn row_lengths(out: &str) -> Vec<usize> {
+    out.lines()
+        .filter(|l| {
+            l.starts_with("    Latency")
+                || l.starts_with("    Req/Sec")
+                || l.trim_start().starts_with(|c: char| c.is_ascii_digit()) && l.contains('%')
+        })
+        .map(str::len)
+        .collect()
+}
+
+fn requests(out: &str) -> u64 {
+    out.lines()
+        .find(|l| l.contains(" requests in "))
+        .and_then(|l| l.split_whitespace().next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no totals line in\n{out}"))
+}
+
+/// Runs both with `args`; asserts identical shape; returns (ours, stock).
+fn compare(stock_bin: &str, args: &[&str]) -> (Run, Run) {
+    let ours = wrk(OURS, args);
+    let theirs = wrk(stock_bin, args);
+    assert_eq!(ours.code, Some(0), "ours {args:?}: {}", ours.stderr);
+    assert_eq!(theirs.code, Some(0), "stock {args:?}: {}", theirs.stderr);
+    assert_eq!(
+        shape(&ours.stdout),
+        shape(&theirs.stdout),
+        "{args:?}\n--- ours\n{}--- stock\n{}",
+        ours.stdout,
+        theirs.stdout
+    );
+    assert_eq!(
+        row_lengths(&ours.stdout),
+        row_lengths(&theirs.stdout),
+        "{args:?}\n{}",
+        ours.stdout
+    );
+    (ours, theirs)
+}
+
+fn within_factor(a: u64, b: u64, f: u64, what: &str) {
+    assert!(a > 0 && b > 0, "{what}: ours {a}, stock {b}");
+    assert!(a * f >= b && b * f >= a, "{what}: ours {a}, stock {b}");
+}
+
+fn setup(tls: bool) -> Option<(String, Nginx)> {
+    let stock = stock::require("wrk")?;
+    sys::raise_fd_limit();
+    let nginx = Nginx::start(Options {
+        tls,
+        ..Options::default()
+    })?;
+    Some((stock.to_string_lossy().into_owned(), nginx))
+}
+
+#[test]
+fn t2_c100_latency() {
+    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let Some((stock, nginx)) = setup(false) else {
+        return;
+    };
+    let url = nginx.http_url("/");
+    let (o, s) = compare(&stock, &["-t2", "-c100", "-d3s", "--latency", &url]);
+    assert!(o.stdout.contains("  Latency Distribution\n     50%"));
+    within_factor(requests(&o.stdout), requests(&s.stdout), 5, "requests");
+}
+
+#[test]
+fn t1_c1_and_404() {
+    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let Some((stock, nginx)) = setup(false) else {
+        return;
+    };
+    let (o, s) = compare(&stock, &["-t1", "-c1", "-d2s", &nginx.http_url("/")]);
+    within_factor(requests(&o.stdout), requests(&s.stdout), 5, "t1c1 requests");
+    let (o, s) = compare(
+        &stock,
+        &["-t2", "-c10", "-d2s", &nginx.http_url("/no-such-page")],
+    );
+    assert!(
+        o.stdout.contains("  Non-2xx or 3xx responses: "),
+        "{}",
+        o.stdout
+    );
+    within_factor(requests(&o.stdout), requests(&s.stdout), 5, "404 requests");
+}
+
+#[test]
+fn tls_listener() {
+    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let Some((stock, nginx)) = setup(true) else {
+        return;
+    };
+    let url = nginx.https_url("/small.txt");
+    let (o, s) = compare(&stock, &["-t2", "-c10", "-d2s", "--latency", &url]);
+    within_factor(
+        requests(&o.stdout),
+        requests(&s.stdout),
+        5,
+        "https requests",
+    );
+}
+
+#[test]
+fn ten_thousand_connections() {
+    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let Some((stock, nginx)) = setup(false) else {
+        return;
+    };
+    let url = nginx.http_url("/small.txt");
+    let (o, s) = compare(&stock, &["-t2", "-c10000", "-d3s", &url]);
+    within_factor(
+        requests(&o.stdout),
+        requests(&s.stdout),
+        10,
+        "c10000 requests",
+    );
+}
+
+/// Golden 40: SIGINT ends a long run early with a full report.
+#[test]
+fn sigint_early_report() {
+    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let Some((_, nginx)) = setup(false) else {
+        return;
+    };
+    let mut child = proc::ChildGuard::spawn(Command::new(OURS).args([
+        "-t1",
+        "-c1",
+        "-d90s",
+        &nginx.http_url("/"),
+    ]))
+    .expect("spawn");
+    std::thread::sleep(Duration::from_millis(1500));
+    child.signal(libc::SIGINT).expect("SIGINT");
+    let f = child.finish(Duration::from_secs(10)).expect("finished");
+    assert_eq!(f.code(), Some(0), "{}", f.stderr_str());
+    let out = f.stdout_str();
+    assert!(out.starts_with("Running 2m test @ "), "{out}");
+    let totals = out
+        .lines()
+        .find(|l| l.contains(" requests in "))
+        .expect("totals");
+    assert!(
+        totals.contains(" requests in 1.5") || totals.contains(" requests in 1.6"),
+        "{out}"
+    );
+    assert!(out.contains("Transfer/sec:"), "{out}");
+}
+
+#[test]
+fn shape_normalizer() {
+    assert_eq!(
+        shape("    Latency     1.96ms    1.33ms  10.25ms   73.98%\n  5 requests in 2.00s, 684.00B read"),
+        vec!["Latency N N N N", "N requests in N N read"]
+    );
+    assert_eq!(
+        shape("    Req/Sec     0.00      0.00     0.00      -nan%"),
+        vec!["Req/Sec N N N N"]
+    );
+}
