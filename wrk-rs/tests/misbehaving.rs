@@ -36,7 +36,7 @@ fn parse(out: &str) -> Counts {
         } else if l.starts_with("  Socket errors:") {
             (c.connect, c.read, c.write, c.timeout) = (nums[0], nums[1], nums[2], nums[3]);
         } else if l.starts_with("  Non-2xx or 3xx responses:") {
-            c.non2xx = nums[0];
+            c.non2xx = nums.last().copied().unwrap_or(0);
         }
     }
     c
@@ -90,8 +90,20 @@ fn compare(
     let ctx = format!("{behavior:?} {args:?}\n--- ours\n{oout}--- stock\n{sout}");
     same_order(&format!("requests {ctx}"), o.requests, s.requests, factor);
     same_order(&format!("connect {ctx}"), o.connect, s.connect, factor);
-    same_order(&format!("read {ctx}"), o.read, s.read, factor);
-    same_order(&format!("write {ctx}"), o.write, s.write, factor);
+    if behavior == Behavior::Reset {
+        // Whether a reset surfaces on the write or on the read depends on
+        // timing (golden 23 was mostly write errors, runs here mostly read
+        // errors, for stock wrk itself): compare the sum.
+        same_order(
+            &format!("read+write {ctx}"),
+            o.read + o.write,
+            s.read + s.write,
+            factor,
+        );
+    } else {
+        same_order(&format!("read {ctx}"), o.read, s.read, factor);
+        same_order(&format!("write {ctx}"), o.write, s.write, factor);
+    }
     same_order(&format!("timeout {ctx}"), o.timeout, s.timeout, factor);
     same_order(&format!("non2xx {ctx}"), o.non2xx, s.non2xx, factor);
     (o, s)
