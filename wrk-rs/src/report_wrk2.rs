@@ -84,6 +84,17 @@ pub fn merged_uncorrected(threads: &[ThreadResult]) -> Recorder {
     merge(threads.iter().map(|t| t.uncorrected.as_ref()))
 }
 
+/// The Req/Sec samples as an HdrHistogram (for Lua's `done()` in rate mode).
+pub fn requests_recorder(requests: &Stats) -> Recorder {
+    let mut r = Recorder::new();
+    for (value, count) in requests.values() {
+        for _ in 0..count.min(1 << 24) {
+            r.record(value);
+        }
+    }
+    r
+}
+
 /// Sum of the error counters.
 fn sum_errors(views: &[ThreadView]) -> Errors {
     let mut e = Errors::default();

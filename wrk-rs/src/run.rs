@@ -190,7 +190,14 @@ fn run_inner(cfg: &Config) -> Result<(), Fatal> {
 
     if let Some(m) = main.as_mut() {
         if m.has_done() {
-            m.done(&report::summary(&totals), &totals.latency, &totals.requests)?;
+            if cfg.rate.is_some() {
+                // wrk2: done() sees the HdrHistograms (corrected latency).
+                let latency = crate::report_wrk2::merged_corrected(&results);
+                let requests = crate::report_wrk2::requests_recorder(&totals.requests);
+                m.done_hdr(&report::summary(&totals), &latency, &requests)?;
+            } else {
+                m.done(&report::summary(&totals), &totals.latency, &totals.requests)?;
+            }
         }
     }
     let _ = out.flush();
@@ -206,7 +213,11 @@ fn render_rate_mode(
     results: &[ThreadResult],
     totals: &report::Totals,
 ) {
-    // Placeholder until report_wrk2 lands: wrk's layout from the same totals.
-    let _ = (cfg, results);
-    let _ = report::render(buf, cfg.latency, totals);
+    let opts = crate::report_wrk2::Options {
+        latency: cfg.latency,
+        u_latency: cfg.u_latency,
+        connections_per_thread: usize::try_from(cfg.connections / cfg.threads.max(1))
+            .unwrap_or(usize::MAX),
+    };
+    let _ = crate::report_wrk2::report_wrk2(buf, results, totals.runtime_us, &opts);
 }
