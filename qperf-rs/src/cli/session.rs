@@ -441,3 +441,99 @@ fn sides(t: OptTarget) -> Vec<(Par, Side)> {
         OptTarget::Remote(p) => vec![(p, Side::Remote)],
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::proto::Stat;
+    use proptest::prelude::*;
+
+    /// Answers every test with empty STATs, and stops endless loops.
+    struct Fake {
+        calls: usize,
+    }
+
+    impl Runner for Fake {
+        fn run_test(&mut self, _: &Target, _: &Req, _: &Req) -> Result<Outcome, ClientError> {
+            self.calls += 1;
+            if self.calls > 20 {
+                return Err(ClientError::Local("enough".into()));
+            }
+            Ok(Outcome::Stats {
+                local: Stat::default(),
+                remote: Stat::default(),
+            })
+        }
+        fn set_affinity(&mut self, _: u32) -> Result<(), String> {
+            Ok(())
+        }
+    }
+
+    fn exec(args: &[String]) -> (End, String) {
+        let (mut out, mut err) = (Vec::new(), Vec::new());
+        let end = run(args, &mut Fake { calls: 0 }, &mut out, &mut err);
+        (end, String::from_utf8_lossy(&out).into_owned())
+    }
+
+    #[test]
+    fn server_mode_only_with_server_options() {
+        let args = |s: &str| s.split_whitespace().map(String::from).collect::<Vec<_>>();
+        match exec(&args("-lp 4000 -D -lto 3")).0 {
+            End::Serve(c) => {
+                assert_eq!(
+                    (c.listen_port, c.loc_timeout_secs, c.debug),
+                    (4000, 3, true)
+                )
+            }
+            e => panic!("{e:?}"),
+        }
+        match exec(&[]).0 {
+            End::Serve(c) => assert_eq!((c.listen_port, c.loc_timeout_secs), (19765, 0)),
+            e => panic!("{e:?}"),
+        }
+        assert!(matches!(exec(&args("-lp 4000 -t 1")).0, End::Exit(1)));
+        // -lp wraps like the C int it is stored in, then modulo 65536.
+        match exec(&args("-lp 70000")).0 {
+            End::Serve(c) => assert_eq!(c.listen_port, 4464),
+            e => panic!("{e:?}"),
+        }
+    }
+
+    #[test]
+    fn host_option_and_clipping() {
+        let args = |s: &str| s.split_whitespace().map(String::from).collect::<Vec<_>>();
+        let (end, out) = exec(&args("-H h tcp_lat"));
+        assert!(matches!(end, End::Exit(0)), "{out}");
+        assert!(out.starts_with("tcp_lat:\n"));
+        let long = "x".repeat(300);
+        assert_eq!(clip(&long), format!("{} ...", "x".repeat(251)));
+        assert_eq!(clip(&long[..255]), long[..255]);
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(300))]
+
+        /// Any command line ends without a panic or a hang.
+        #[test]
+        fn never_panics(words in prop::collection::vec(
+            prop_oneof![
+                Just("h".to_string()),
+                Just("tcp_lat".to_string()),
+                Just("conf".to_string()),
+                Just("-oo".to_string()),
+                Just("-t".to_string()),
+                Just("-m".to_string()),
+                Just("-e".to_string()),
+                Just("-vv".to_string()),
+                Just("-sl".to_string()),
+                Just("::3:*0".to_string()),
+                Just("-1".to_string()),
+                "[-a-z0-9:*+.]{0,12}",
+                any::<String>(),
+            ],
+            0..8,
+        )) {
+            let _ = exec(&words);
+        }
+    }
+}
