@@ -1,7 +1,7 @@
 //! End-to-end runs of the netbench binary on loopback: the embedded default
 //! (our servers, `--no-netns`) and a targets file with a broken target.
-//! Short durations; the tools are the stock ones until ours are complete
-//! (`NETBENCH_E2E_OURS=1` switches to ours).
+//! Short durations; our qperf and wrk when built, else the stock ones
+//! (see `support::tools`).
 
 use std::path::Path;
 use std::process::Command;

@@ -86,15 +86,15 @@ pub fn fixed_results() -> Results {
     }
 }
 
-/// (qperf, wrk) to drive: our builds once they exist next to the tests,
-/// else the stock tools (`None`: skipped, stock missing).
+/// (qperf, wrk) to drive: ours when both are built next to the tests
+/// (`cargo test --workspace` builds them), else the stock tools;
+/// `NETBENCH_E2E_STOCK=1` forces the stock ones. `None`: skipped.
 pub fn tools() -> Option<(PathBuf, PathBuf)> {
-    let ours = std::env::var_os("NETBENCH_E2E_OURS").is_some();
-    if ours {
-        return Some((
-            testkit::ours::require_binary("qperf"),
-            testkit::ours::require_binary("wrk"),
-        ));
+    if std::env::var_os("NETBENCH_E2E_STOCK").is_none() {
+        if let (Some(q), Some(w)) = (testkit::ours::binary("qperf"), testkit::ours::binary("wrk")) {
+            eprintln!("e2e: driving our {} and {}", q.display(), w.display());
+            return Some((q, w));
+        }
     }
     Some((
         testkit::stock::require("qperf")?,
