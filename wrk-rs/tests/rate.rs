@@ -267,6 +267,75 @@ mod live {
         );
     }
 
+    /// A run's output with every number (and its unit) replaced by `N` and
+    /// spectrum rows dropped (their count depends on the data); the Req/Sec
+    /// row is dropped too (wrk2 prints `-nan` for runs under 10 s, we print
+    /// samples — a documented difference).
+    fn shape(out: &str) -> Vec<String> {
+        let number = |t: &str| {
+            let t = t.trim_end_matches([',', ']', '%']);
+            t == "-nan"
+                || t == "inf"
+                || t.starts_with(|c: char| c.is_ascii_digit())
+                    && t.trim_end_matches(|c: char| c.is_ascii_alphabetic())
+                        .parse::<f64>()
+                        .is_ok()
+        };
+        out.lines()
+            .filter(|l| !l.trim_start().starts_with("Req/Sec"))
+            .filter(|l| {
+                let t: Vec<&str> = l.split_whitespace().collect();
+                !(t.len() == 4 && t.iter().all(|x| number(x)))
+            })
+            .map(|l| {
+                l.split_whitespace()
+                    .map(|t| {
+                        if number(t) {
+                            format!("N{}", &t[t.trim_end_matches([',', ']']).len()..])
+                        } else {
+                            t.to_string()
+                        }
+                    })
+                    .collect::<Vec<_>>()
+                    .join(" ")
+            })
+            .collect()
+    }
+
+    fn golden(file: &str) -> String {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../compat/golden/wrk/");
+        std::fs::read_to_string(format!("{path}{file}")).expect("golden file")
+    }
+
+    /// Same command shape as golden wrk2-03 (`-t2 -c10 -d3s -R2000
+    /// --latency`) and, minus its 12 s calibration lines, wrk2-04 (`-U`):
+    /// identical line structure.
+    #[test]
+    fn output_shape_matches_wrk2_goldens() {
+        let target = HttpTarget::start();
+        let url = target.url("/");
+        let out = run(
+            ours()
+                .args(["-t2", "-c10", "-d3s", "-R2000", "--latency"])
+                .arg(&url),
+            3,
+        );
+        let want = golden("wrk2-03-short-run-latency.stdout");
+        assert_eq!(shape(&out)[1..], shape(&want)[1..], "{out}");
+
+        let out = run(
+            ours()
+                .args(["-t2", "-c10", "-d3s", "-R2000", "-U"])
+                .arg(&url),
+            3,
+        );
+        let want: String = golden("wrk2-04-calibrated-run-u_latency.stdout")
+            .split_inclusive('\n')
+            .filter(|l| !l.contains("Thread calibration"))
+            .collect();
+        assert_eq!(shape(&out)[1..], shape(&want)[1..], "{out}");
+    }
+
     /// Total rate holds when the rate is below the thread count (wrk2 #8,
     /// #147) and with 64 threads.
     #[test]
