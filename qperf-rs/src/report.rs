@@ -281,3 +281,103 @@ pub fn render<W: Write + ?Sized>(w: &mut W, lines: &[Line]) -> io::Result<()> {
     render_lines(&mut buf, lines)?;
     w.write_all(&buf)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::params::Par;
+    use crate::proto::{Counters, Ticks};
+    use crate::results::compute;
+    use proptest::prelude::*;
+
+    fn render_str(lines: &[Line]) -> String {
+        let mut v = Vec::new();
+        render(&mut v, lines).unwrap();
+        String::from_utf8(v).unwrap()
+    }
+
+    #[test]
+    fn zero_results_show_only_the_headline() {
+        let d = Display::default();
+        let res = compute(&Stat::default(), &Stat::default());
+        let p = Params::new();
+        let out = render_str(&result_lines(&d, ResultKind::BandwidthSr, &res, &p));
+        assert_eq!(
+            out,
+            "    send_bw  =  0 bytes/sec\n    recv_bw  =  0 bytes/sec\n"
+        );
+        let out = render_str(&result_lines(&d, ResultKind::MsgRate, &res, &p));
+        assert_eq!(out, "    msg_rate  =  0 /sec\n");
+    }
+
+    #[test]
+    fn used_lines_split_local_and_remote() {
+        let mut p = Params::new();
+        p.user_num(Par::Affinity, Side::Local, (1, "-lca"), 2);
+        p.use_both(Par::Affinity);
+        p.user_text(Par::Id, Side::Local, (2, "-li"), "mlx4_0");
+        p.use_both(Par::Id);
+        let d = Display {
+            verbose: Verbosity {
+                used: 1,
+                ..Verbosity::default()
+            },
+            ..Display::default()
+        };
+        let res = compute(&Stat::default(), &Stat::default());
+        let out = render_str(&result_lines(&d, ResultKind::Latency, &res, &p));
+        assert_eq!(
+            out,
+            "    latency       =  0 ns\n    loc_affinity  =  2 \n    loc_id        =  mlx4_0\n"
+        );
+    }
+
+    fn ticks() -> impl Strategy<Value = Ticks> {
+        prop::array::uniform9(any::<u64>()).prop_map(|a| Ticks {
+            real: a[0],
+            user: a[1],
+            nice: a[2],
+            kernel: a[3],
+            idle: a[4],
+            iowait: a[5],
+            irq: a[6],
+            softirq: a[7],
+            steal: a[8],
+        })
+    }
+
+    fn counters() -> impl Strategy<Value = Counters> {
+        (any::<u64>(), any::<u64>(), any::<u64>()).prop_map(|(bytes, msgs, errs)| Counters {
+            bytes,
+            msgs,
+            errs,
+        })
+    }
+
+    prop_compose! {
+        fn stat()(no_cpus in any::<u32>(), no_ticks in any::<u32>(), max_cqes in any::<u32>(),
+                  time_s in ticks(), time_e in ticks(), s in counters(), r in counters(),
+                  rem_s in counters(), rem_r in counters()) -> Stat {
+            Stat { no_cpus, no_ticks, max_cqes, time_s, time_e, s, r, rem_s, rem_r }
+        }
+    }
+
+    proptest! {
+        /// A hostile server's STAT can never make the client panic.
+        #[test]
+        fn any_stat_renders(l in stat(), r in stat(), e in 0usize..40, uu: bool, un: bool) {
+            let d = Display {
+                units: Units { precision: e, unify_units: uu, bits_per_sec: !uu },
+                unify_nodes: un,
+                verbose: Verbosity { conf: 2, stat: 2, time: 2, used: 2 },
+                debug: true,
+            };
+            let res = compute(&l, &r);
+            for kind in [ResultKind::Latency, ResultKind::Bandwidth,
+                         ResultKind::BandwidthSr, ResultKind::MsgRate] {
+                let lines = result_lines(&d, kind, &res, &Params::new());
+                render_str(&lines);
+            }
+        }
+    }
+}
