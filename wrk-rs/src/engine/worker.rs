@@ -36,6 +36,17 @@ const RECV_BUF: usize = 64 * 1024;
 /// Token of the precise timer (connections use their index).
 const TIMER_TOKEN: Token = Token(usize::MAX - 1);
 
+/// Outcome of parsing one read.
+enum Parsed {
+    /// All bytes parsed; the connection stays.
+    Ok,
+    /// All bytes parsed; a response ended the connection (reconnected).
+    Closed,
+    /// Parse error, or bytes after a connection-ending response: counted as
+    /// a read error, reconnected, the chunk's bytes are not counted.
+    Failed,
+}
+
 /// Per-thread engine state.
 pub struct Worker {
     cfg: EngineConfig,
@@ -430,16 +441,23 @@ impl Worker {
                     if let Some(done) = c.parser.eof() {
                         self.on_response(i, done);
                     }
-                    // Every EOF is a read error in wrk.
+                    // Every EOF is a read error in wrk (also after an
+                    // EOF-delimited body, which already reconnected).
                     self.errors.read += 1;
-                    self.reconnect(i);
+                    if self.conns[i].generation == generation {
+                        self.reconnect(i);
+                    }
                     return;
                 }
             };
-            if !self.parse(i, n, generation) {
-                return;
+            match self.parse(i, n, generation) {
+                Parsed::Ok => self.bytes += n as u64,
+                Parsed::Closed => {
+                    self.bytes += n as u64;
+                    return;
+                }
+                Parsed::Failed => return,
             }
-            self.bytes += n as u64;
             let is_tls = self.conns[i].tls.is_some();
             if !is_tls && !closed && n < self.buf.len() {
                 break;
@@ -450,8 +468,8 @@ impl Worker {
         }
     }
 
-    /// Feeds `n` buffered bytes; false when the connection was reset.
-    fn parse(&mut self, i: usize, n: usize, generation: u32) -> bool {
+    /// Feeds `n` buffered bytes to the parser.
+    fn parse(&mut self, i: usize, n: usize, generation: u32) -> Parsed {
         let mut pos = 0;
         while pos < n {
             let res = self.conns[i].parser.feed(&self.buf[pos..n]);
@@ -459,7 +477,7 @@ impl Worker {
                 Err(_) => {
                     self.errors.read += 1;
                     self.reconnect(i);
-                    return false;
+                    return Parsed::Failed;
                 }
                 Ok(p) => {
                     pos += p.consumed;
@@ -470,14 +488,14 @@ impl Worker {
                         // parse error on the finished stream (wrk).
                         if pos < n {
                             self.errors.read += 1;
-                            self.reconnect(i);
+                            return Parsed::Failed;
                         }
-                        return false;
+                        return Parsed::Closed;
                     }
                 }
             }
         }
-        true
+        Parsed::Ok
     }
 
     /// A response completed (wrk's response_complete).
