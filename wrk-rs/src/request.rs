@@ -1,33 +1,56 @@
 //! The pre-serialized request wrk sends without a script (spec §4.5) and
 //! wrk's validation of the first request string (spec §5.2, §5.4).
 //!
-//! `-H` rules: split at the first `:`; kept only when a space follows it;
+//! `-H` rules: split at the first `:`; one space after the colon is dropped;
 //! a later header with the same (case-sensitive) name replaces the earlier
-//! one. `Host: <host[:port]>` is added unless a header named exactly `Host`
-//! exists. wrk emits headers in Lua hash order; we emit the `-H` headers in
+//! one. `Host: <host[:port]>` is added unless a `-H` gives a Host header.
+//! wrk emits headers in Lua hash order; we emit the `-H` headers in
 //! command-line order, then Host (the order golden 46's error position shows).
+//!
+//! Deliberate differences from wrk (spec §8 item 9): wrk silently drops
+//! `-H 'X-A:v'` (no space after the colon) and sends two Host headers for
+//! `-H 'host: x'`. We send `X-A: v`, warn about a `-H` without any colon
+//! (wrk drops it silently too), and treat a Host header in any letter case
+//! as the Host header (it is renamed `Host`, also for the Lua `wrk.headers`).
 
 mod validate;
 
 pub use validate::validate;
 
-/// Parses one `-H` value; None when wrk silently drops it (no `": "`).
+/// Parses one `-H` value; None when it has no `:` at all.
 pub fn parse_header(h: &str) -> Option<(String, String)> {
     let colon = h.find(':')?;
-    let value = h[colon + 1..].strip_prefix(' ')?;
-    Some((h[..colon].to_string(), value.to_string()))
+    let rest = &h[colon + 1..];
+    let value = rest.strip_prefix(' ').unwrap_or(rest);
+    let name = &h[..colon];
+    let name = if name.eq_ignore_ascii_case("host") {
+        "Host"
+    } else {
+        name
+    };
+    Some((name.to_string(), value.to_string()))
 }
 
-/// The `-H` headers as wrk's `wrk.headers` table holds them.
-pub fn headers(raw: &[String]) -> Vec<(String, String)> {
+/// The `-H` headers as the `wrk.headers` table holds them; `warn` gets one
+/// line per ignored `-H` (no colon).
+pub fn headers_warn(raw: &[String], warn: &mut dyn FnMut(String)) -> Vec<(String, String)> {
     let mut out: Vec<(String, String)> = Vec::new();
-    for (name, value) in raw.iter().filter_map(|h| parse_header(h)) {
+    for h in raw {
+        let Some((name, value)) = parse_header(h) else {
+            warn(format!("wrk: ignoring header without ':': {h}"));
+            continue;
+        };
         match out.iter_mut().find(|(n, _)| *n == name) {
             Some(slot) => slot.1 = value,
             None => out.push((name, value)),
         }
     }
     out
+}
+
+/// [`headers_warn`] discarding the warnings.
+pub fn headers(raw: &[String]) -> Vec<(String, String)> {
+    headers_warn(raw, &mut |_| {})
 }
 
 /// `GET <path> HTTP/1.1`, the headers, the default Host, blank line.
@@ -60,8 +83,13 @@ mod tests {
     fn header_rules() {
         assert_eq!(parse_header("X-A: v"), Some(("X-A".into(), "v".into())));
         assert_eq!(parse_header("X-A:  v"), Some(("X-A".into(), " v".into())));
-        assert_eq!(parse_header("X-A:v"), None);
-        assert_eq!(parse_header("X-Empty:"), None);
+        assert_eq!(parse_header("X-A:v"), Some(("X-A".into(), "v".into())));
+        assert_eq!(
+            parse_header("X-Empty:"),
+            Some(("X-Empty".into(), "".into()))
+        );
+        assert_eq!(parse_header("no colon"), None);
+        assert_eq!(parse_header("hOsT: x"), Some(("Host".into(), "x".into())));
         assert_eq!(
             parse_header("X-Empty: "),
             Some(("X-Empty".into(), "".into()))
@@ -70,18 +98,21 @@ mod tests {
             parse_header("Bad Name: v"),
             Some(("Bad Name".into(), "v".into()))
         );
-        let raw: Vec<String> = ["A: 1", "B: 2", "A: 3", "a: 4", "C:5"]
+        let raw: Vec<String> = ["A: 1", "B: 2", "A: 3", "a: 4", "C:5", "junk"]
             .iter()
             .map(|s| s.to_string())
             .collect();
+        let mut warnings = Vec::new();
         assert_eq!(
-            headers(&raw),
+            headers_warn(&raw, &mut |w| warnings.push(w)),
             vec![
                 ("A".into(), "3".into()),
                 ("B".into(), "2".into()),
-                ("a".into(), "4".into())
+                ("a".into(), "4".into()),
+                ("C".into(), "5".into())
             ]
         );
+        assert_eq!(warnings, vec!["wrk: ignoring header without ':': junk"]);
     }
 
     #[test]
@@ -92,14 +123,14 @@ mod tests {
         );
         assert_eq!(
             build(&url("http://[::1]:8089/a?b#c"), &[("X".into(), "y".into())]),
-            b"GET /a?b#c HTTP/1.1\r\nX: y\r\nHost: [::1]:8089\r\n\r\n"
+            b"GET /a?b HTTP/1.1\r\nX: y\r\nHost: [::1]:8089\r\n\r\n"
         );
         assert_eq!(
             build(&url("http://h/"), &[("Host".into(), "other".into())]),
             b"GET / HTTP/1.1\r\nHost: other\r\n\r\n"
         );
-        let two = build(&url("http://h/"), &[("host".into(), "x".into())]);
-        assert_eq!(two, b"GET / HTTP/1.1\r\nhost: x\r\nHost: h\r\n\r\n");
+        let one = build(&url("http://h/"), &headers(&["host: x".to_string()]));
+        assert_eq!(one, b"GET / HTTP/1.1\r\nHost: x\r\n\r\n");
     }
 
     #[test]

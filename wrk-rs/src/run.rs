@@ -96,7 +96,7 @@ fn run_inner(cfg: &Config) -> Result<(), Fatal> {
         eprintln!("{w}");
     }
 
-    let headers = request::headers(&cfg.headers);
+    let headers = request::headers_warn(&cfg.headers, &mut |w| eprintln!("{w}"));
     let mut main = match &cfg.script {
         Some(path) => Some(script::load(path, &script_env(cfg, &headers))?),
         None => None,

@@ -1,9 +1,12 @@
 //! Target URL, split the way wrk's http_parser URL parser does (spec §1.7).
 //!
-//! A URL needs a scheme (letters only) and a host. The request path is
-//! everything from the start of the path to the end of the string (query and
-//! fragment included); no path means `/` (a query without a path is lost).
-//! When there is no port the scheme is the getaddrinfo service name.
+//! A URL needs a scheme (letters only) and a host. The request target is the
+//! path and query; no path means `/`. When there is no port the scheme is the
+//! getaddrinfo service name.
+//!
+//! Two deliberate differences from wrk (spec §8 item 10): wrk drops a query
+//! that has no path before it (`http://h:1?x=1` sends `GET /`) and sends the
+//! `#fragment` on the wire; we send `GET /?x=1` and never send the fragment.
 
 /// The parts of the target URL wrk uses.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -14,7 +17,7 @@ pub struct Url {
     pub host: String,
     /// Port string as typed, if any.
     pub port: Option<String>,
-    /// Request target: path + query + fragment, or `/`.
+    /// Request target: path + query (`/` when the URL has no path).
     pub path: String,
 }
 
@@ -90,15 +93,16 @@ pub fn parse(url: &str) -> Option<Url> {
     }
     // Rest: path (url chars, then '?' query, '#' fragment), validated.
     let path_start = i;
-    let mut has_path = false;
-    if i < b.len() {
-        has_path = b[i] == b'/';
-        for &c in &b[i..] {
-            if !(url_char(c) || c == b'?' || c == b'#') {
-                return None;
-            }
-        }
+    if b[i..]
+        .iter()
+        .any(|&c| !(url_char(c) || c == b'?' || c == b'#'))
+    {
+        return None;
     }
+    let target_end = url[path_start..]
+        .find('#')
+        .map_or(url.len(), |f| path_start + f);
+    let target = &url[path_start..target_end];
     let (host, port) = parse_host(server)?;
     if let Some(p) = &port {
         let n: u64 = p.parse().ok()?;
@@ -110,10 +114,10 @@ pub fn parse(url: &str) -> Option<Url> {
         scheme: url[..scheme_len].to_string(),
         host,
         port,
-        path: if has_path {
-            url[path_start..].to_string()
+        path: if target.starts_with('/') {
+            target.to_string()
         } else {
-            "/".to_string()
+            format!("/{target}")
         },
     })
 }
@@ -197,10 +201,12 @@ mod tests {
         assert_eq!(u.host_header(), "[::1]:8089");
         let u = ok("https://user:pw@example.com:8443/a?b=1#frag");
         assert_eq!(u.host, "example.com");
-        assert_eq!(u.path, "/a?b=1#frag");
+        assert_eq!(u.path, "/a?b=1");
         assert!(u.tls());
         assert!(!ok("HTTPS://h/").tls());
-        assert_eq!(ok("http://h:1?x=1").path, "/");
+        assert_eq!(ok("http://h:1?x=1").path, "/?x=1");
+        assert_eq!(ok("http://h:1?x=1#f").path, "/?x=1");
+        assert_eq!(ok("http://h/#f?x").path, "/");
         assert_eq!(ok("foo://127.0.0.1/").service(), "foo");
         assert_eq!(ok("http://h:0/").port.as_deref(), Some("0"));
         assert_eq!(ok("http://h").path, "/");
