@@ -14,6 +14,7 @@ use testkit::{http::HttpTarget, proc, stock};
 const OURS: &str = env!("CARGO_BIN_EXE_wrk");
 const GOLDEN: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../compat/golden/wrk/");
 
+#[derive(Debug)]
 struct Out {
     code: Option<i32>,
     stdout: String,
@@ -188,5 +189,328 @@ fn thread_object_errors_match_stock() {
         let theirs = run(wrk.to_str().unwrap(), &args);
         assert_eq!(ours.stderr, theirs.stderr, "{name}");
         assert_eq!(ours.code, theirs.code, "{name}");
+    }
+}
+
+// ---- live runs: ours and stock on the same server ----
+
+const STOCK_SCRIPTS: &str = "/usr/share/doc/wrk/examples/scripts/";
+
+/// One run's interesting parts.
+#[derive(Debug)]
+struct Run {
+    out: Out,
+    requests: u64,
+    non2xx: u64,
+    /// Report lines reduced to their text before the first digit.
+    shape: Vec<String>,
+    before: Vec<String>,
+    after: Vec<String>,
+}
+
+fn first_number(s: &str) -> Option<u64> {
+    let d: String = s
+        .trim_start()
+        .chars()
+        .skip_while(|c| !c.is_ascii_digit())
+        .take_while(|c| c.is_ascii_digit())
+        .collect();
+    d.parse().ok()
+}
+
+fn analyse(out: Out) -> Run {
+    let (s, e) = report_span(&out.stdout);
+    let lines: Vec<&str> = out.stdout.lines().collect();
+    let report = &lines[s..=e.min(lines.len().saturating_sub(1))];
+    let requests = report
+        .iter()
+        .find(|l| l.contains(" requests in "))
+        .and_then(|l| first_number(l))
+        .unwrap_or(0);
+    let non2xx = report
+        .iter()
+        .find_map(|l| l.strip_prefix("  Non-2xx or 3xx responses: "))
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(0);
+    let shape = report
+        .iter()
+        .map(|l| {
+            let cut = l
+                .find(|c: char| c.is_ascii_digit() || c == '-')
+                .unwrap_or(l.len());
+            l[..cut].trim_end().to_string()
+        })
+        .collect();
+    let (before, after) = script_lines(&out.stdout);
+    Run {
+        out,
+        requests,
+        non2xx,
+        shape,
+        before,
+        after,
+    }
+}
+
+/// Runs `script` under ours and stock (in that order) against one server.
+fn both(script: &str, threads: u32, conns: u32, path: &str) -> Option<(Run, Run, HttpTarget)> {
+    let wrk = stock::require("wrk")?;
+    let t = HttpTarget::start();
+    let url = t.url(path);
+    let (ts, cs) = (format!("-t{threads}"), format!("-c{conns}"));
+    let args = [ts.as_str(), cs.as_str(), "-d1s", "-s", script, url.as_str()];
+    let ours = analyse(run(OURS, &args));
+    let theirs = analyse(run(wrk.to_str().unwrap(), &args));
+    for r in [&ours, &theirs] {
+        assert_eq!(r.out.code, Some(0), "{script}: {}", r.out.stderr);
+        assert_eq!(r.out.stderr, "", "{script}");
+    }
+    assert_eq!(
+        ours.shape, theirs.shape,
+        "{script}: report layout\n{}\n{}",
+        ours.out.stdout, theirs.out.stdout
+    );
+    Some((ours, theirs, t))
+}
+
+fn stock_script(name: &str) -> String {
+    format!("{STOCK_SCRIPTS}{name}")
+}
+
+/// Both saw traffic (guards against comparing two empty runs).
+fn assert_ran(ours: &Run, theirs: &Run) {
+    assert!(
+        ours.requests > 0,
+        "ours made no requests:\n{}",
+        ours.out.stdout
+    );
+    assert!(
+        theirs.requests > 0,
+        "stock made no requests:\n{}",
+        theirs.out.stdout
+    );
+}
+
+#[test]
+fn stock_setup_lua() {
+    let Some((ours, theirs, _t)) = both(&stock_script("setup.lua"), 2, 4, "/") else {
+        return;
+    };
+    assert_ran(&ours, &theirs);
+    for r in [&ours, &theirs] {
+        assert_eq!(
+            r.before,
+            ["thread 1 created", "thread 2 created"],
+            "{}",
+            r.out.stdout
+        );
+        assert_eq!(r.after.len(), 2, "{}", r.out.stdout);
+        let mut responses = 0;
+        for (i, l) in r.after.iter().enumerate() {
+            // "thread N made X requests and got Y responses"
+            let w: Vec<&str> = l.split(' ').collect();
+            assert_eq!(
+                (w[0], w[2], w[4], w[5], w[6], w[8]),
+                ("thread", "made", "requests", "and", "got", "responses")
+            );
+            assert_eq!(w[1], (i + 1).to_string());
+            let (made, got): (u64, u64) = (w[3].parse().unwrap(), w[7].parse().unwrap());
+            // At most one batch in flight per connection, plus thread 1's validation call.
+            assert!(made >= got && made <= got + 2 + u64::from(i == 0), "{l}");
+            responses += got;
+        }
+        // Numbers printed by done() agree with the report.
+        assert_eq!(responses, r.requests, "{}", r.out.stdout);
+    }
+}
+
+#[test]
+fn stock_stop_lua() {
+    let Some((ours, theirs, _t)) = both(&stock_script("stop.lua"), 2, 4, "/") else {
+        return;
+    };
+    for r in [&ours, &theirs] {
+        // Each thread stops after its 100th response (a few may still land in the same event round).
+        assert!((200..=204).contains(&r.requests), "{}", r.out.stdout);
+    }
+}
+
+#[test]
+fn stock_report_lua() {
+    let Some((ours, theirs, _t)) = both(&stock_script("report.lua"), 2, 4, "/") else {
+        return;
+    };
+    assert_ran(&ours, &theirs);
+    for r in [&ours, &theirs] {
+        assert_eq!(r.after.len(), 5, "{}", r.out.stdout);
+        assert_eq!(r.after[0], "------------------------------");
+        let mut last = 0;
+        for (l, p) in r.after[1..]
+            .iter()
+            .zip(["50%,", "90%,", "99%,", "99.999%,"])
+        {
+            let v: u64 = l.strip_prefix(p).expect(l).parse().expect(l);
+            assert!(v >= last && v > 0, "{l}");
+            last = v;
+        }
+    }
+}
+
+#[test]
+fn golden_done_stats_lua() {
+    let Some((ours, theirs, _t)) = both("done_stats.lua", 2, 4, "/") else {
+        return;
+    };
+    assert_ran(&ours, &theirs);
+    let masked = |r: &Run| -> Vec<String> {
+        r.after
+            .iter()
+            .map(|l| {
+                l.chars()
+                    .map(|c| if c.is_ascii_digit() { '9' } else { c })
+                    .collect::<String>()
+            })
+            .map(|l| {
+                // collapse runs of digits
+                let mut s = String::new();
+                for c in l.chars() {
+                    if !(c == '9' && s.ends_with('9')) {
+                        s.push(c);
+                    }
+                }
+                s
+            })
+            .collect()
+    };
+    assert_eq!(masked(&ours), masked(&theirs));
+    for r in [&ours, &theirs] {
+        let summary = &r.after[0];
+        assert!(
+            summary.contains(&format!(" requests={} ", r.requests)),
+            "{summary} vs {}",
+            r.requests
+        );
+        assert!(
+            r.after.iter().any(|l| l == "latency: p100=0"),
+            "{:?}",
+            r.after
+        );
+        assert!(
+            r.after.iter().any(|l| l == "requests: p100=0"),
+            "{:?}",
+            r.after
+        );
+    }
+}
+
+#[test]
+fn stock_counter_lua_paths_are_404() {
+    let Some((ours, theirs, _t)) = both(&stock_script("counter.lua"), 2, 4, "/") else {
+        return;
+    };
+    assert_ran(&ours, &theirs);
+    for r in [&ours, &theirs] {
+        assert_eq!(r.non2xx, r.requests, "{}", r.out.stdout);
+    }
+}
+
+#[test]
+fn stock_addr_lua() {
+    let Some((ours, theirs, t)) = both(&stock_script("addr.lua"), 2, 4, "/") else {
+        return;
+    };
+    assert_ran(&ours, &theirs);
+    let want = format!("thread addr: {}", t.addr());
+    assert_eq!(ours.before, [want.clone(), want.clone()]);
+    assert_eq!(theirs.before, [want.clone(), want]);
+}
+
+#[test]
+fn stock_delay_lua() {
+    let Some((ours, theirs, _t)) = both(&stock_script("delay.lua"), 2, 4, "/") else {
+        return;
+    };
+    assert_ran(&ours, &theirs);
+    // 4 connections, 10-50 ms apart: ~130 requests in a second either way.
+    let (a, b) = (ours.requests as f64, theirs.requests as f64);
+    assert!(a > b * 0.6 && a < b * 1.4, "ours {a} stock {b}");
+}
+
+#[test]
+fn stock_post_auth_pipeline_lua_run() {
+    for (name, path, all_404) in [
+        ("post.lua", "/", false),
+        ("auth.lua", "/", true),
+        ("pipeline.lua", "/", false),
+    ] {
+        let Some((ours, theirs, _t)) = both(&stock_script(name), 2, 4, path) else {
+            return;
+        };
+        assert_ran(&ours, &theirs);
+        for r in [&ours, &theirs] {
+            assert_eq!(r.non2xx == r.requests, all_404, "{name}: {}", r.out.stdout);
+        }
+    }
+}
+
+#[test]
+fn golden_scripts_run() {
+    for (name, path) in [
+        ("post_json.lua", "/echo"),
+        ("dynamic_counter.lua", "/"),
+        ("pipeline3.lua", "/"),
+    ] {
+        let Some((ours, theirs, _t)) = both(name, 2, 4, path) else {
+            return;
+        };
+        assert_ran(&ours, &theirs);
+    }
+}
+
+/// Pipelining: responses per `request()` call relate the same way as stock's.
+#[test]
+fn pipeline_request_count_relation() {
+    let Some(wrk) = stock::require("wrk") else {
+        return;
+    };
+    let dir = testkit::tmp::TempDir::new("wrk-lua-pipe").unwrap();
+    let p = dir.path().join("pipe.lua");
+    std::fs::write(
+        &p,
+        r#"
+local threads = {}
+function setup(t) table.insert(threads, t) end
+function init()
+  calls, responses = 0, 0
+  batch = wrk.format(nil, "/?a") .. wrk.format(nil, "/?b") .. wrk.format(nil, "/?c")
+end
+function request() calls = calls + 1 return batch end
+function response() responses = responses + 1 end
+function done(summary, latency, requests)
+  local c, r = 0, 0
+  for _, t in ipairs(threads) do c = c + t:get("calls") r = r + t:get("responses") end
+  io.write(string.format("calls=%d responses=%d requests=%d\n", c, r, summary.requests))
+end
+"#,
+    )
+    .unwrap();
+    let script = p.to_string_lossy().into_owned();
+    let t = HttpTarget::start();
+    let url = t.url("/");
+    let args = ["-t2", "-c4", "-d1s", "-s", script.as_str(), url.as_str()];
+    for bin in [OURS, wrk.to_str().unwrap()] {
+        let r = analyse(run(bin, &args));
+        let l = r.after.last().expect("done line").clone();
+        let nums: Vec<u64> = l
+            .split(' ')
+            .map(|kv| kv.split('=').nth(1).unwrap().parse().unwrap())
+            .collect();
+        let (calls, responses, requests) = (nums[0], nums[1], nums[2]);
+        assert_eq!(responses, requests, "{bin}: {l}");
+        assert_eq!(requests, r.requests, "{bin}: {l}");
+        // 3 responses per call, except the validation call and batches in flight at the end.
+        assert!(responses <= 3 * calls, "{bin}: {l}");
+        assert!(responses + 3 * (4 + 1) >= 3 * calls, "{bin}: {l}");
+        assert!(responses > 0, "{bin}: {l}");
     }
 }
