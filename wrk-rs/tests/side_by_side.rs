@@ -203,6 +203,24 @@ fn sigint_early_report() {
         "{out}"
     );
     assert!(out.contains("Transfer/sec:"), "{out}");
+
+    // Golden 45: hours never appear in the banner.
+    let mut child = proc::ChildGuard::spawn(Command::new(OURS).args([
+        "-t1",
+        "-c1",
+        "-d2h",
+        &nginx.http_url("/"),
+    ]))
+    .expect("spawn");
+    std::thread::sleep(Duration::from_millis(1200));
+    child.signal(libc::SIGINT).expect("SIGINT");
+    let f = child.finish(Duration::from_secs(10)).expect("finished");
+    assert_eq!(f.code(), Some(0), "{}", f.stderr_str());
+    assert!(
+        f.stdout_str().starts_with("Running 120m test @ "),
+        "{}",
+        f.stdout_str()
+    );
 }
 
 #[test]
