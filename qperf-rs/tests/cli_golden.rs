@@ -226,3 +226,33 @@ fn help_topics_cover_stock() {
     // -h with no topic is the main topic.
     assert_eq!(ours(&["-h"]).1, ours(&["--help", "main"]).1);
 }
+
+/// The per-test parameter bookkeeping: with many options set, every test
+/// of the build prints the same header and "set but not used" warnings as
+/// stock (no server is listening; `-ws 0` fails right after the warnings).
+#[test]
+fn unused_option_warnings_match_stock_for_every_test() {
+    let Some(stock) = testkit::stock::require("qperf") else {
+        return;
+    };
+    let port = testkit::ports::free_port().to_string();
+    let opts =
+        "-t 1 -ar1 -n 5 -nr 2 -cp1 -i x -sl 1 -sr 2 -sp 1 -mt 1024 -sb 5 -ip 5 -f1 -ap 2 -m 8";
+    let keep = |out: &str| -> String {
+        out.lines()
+            .filter(|l| l.starts_with("warning") || l.ends_with(':'))
+            .map(|l| format!("{l}\n"))
+            .collect()
+    };
+    for t in qperf_rs::tests_table::TESTS {
+        for extra in [&[][..], &["-cm1"][..]] {
+            let mut args = vec!["127.0.0.1", "-lp", &port, "-ws", "0"];
+            args.extend(opts.split_whitespace());
+            args.extend(extra);
+            args.push(t.name);
+            let (_, want, _) = exec(&stock, &args);
+            let (_, got, _) = ours(&args);
+            assert_eq!(keep(&got), keep(&want), "{args:?}");
+        }
+    }
+}
