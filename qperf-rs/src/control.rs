@@ -145,10 +145,11 @@ impl Control {
         let mut buf = vec![0u8; len];
         let mut off = 0;
         while off < len {
-            // An urgent byte may be pending even when in-band data is there.
+            // An urgent byte may be pending; bytes before its mark are
+            // still the peer's regular messages, so take those first.
             match wait(self.fd(), false, deadline).map_err(|e| fail(strerror(&e)))? {
                 Ready::Timeout => return Err(fail("timed out".into())),
-                Ready::Urgent => return Err(self.read_urgent()),
+                Ready::Urgent if self.at_mark() => return Err(self.read_urgent()),
                 _ => {}
             }
             match self.stream.read(&mut buf[off..]) {
@@ -176,6 +177,14 @@ impl Control {
             )));
         }
         Ok(())
+    }
+
+    /// Whether the next in-band byte is at the urgent mark.
+    fn at_mark(&self) -> bool {
+        let mut m: libc::c_int = 0;
+        // SAFETY: SIOCATMARK writes one int into `m`.
+        let r = unsafe { libc::ioctl(self.fd(), SIOCATMARK, &mut m) };
+        r < 0 || m != 0
     }
 
     /// Non-blocking check for a pending urgent error from the peer.
@@ -229,10 +238,7 @@ impl Control {
         let mut chunk = [0u8; 512];
         while Instant::now() < deadline && text.len() < wire::ERROR_TEXT_MAX {
             if !at_mark {
-                let mut m: libc::c_int = 0;
-                // SAFETY: SIOCATMARK writes one int into `m`.
-                let r = unsafe { libc::ioctl(fd, SIOCATMARK, &mut m) };
-                at_mark = r < 0 || m != 0;
+                at_mark = self.at_mark();
             }
             match self.stream.read(&mut chunk) {
                 Ok(0) => break,
@@ -259,19 +265,12 @@ impl Control {
     /// [`Control::send_error`] with a chosen wait for the peer's close.
     pub fn send_error_linger(&mut self, text: &str, linger: Duration) {
         let fd = self.fd();
+        // Like stock: the urgent byte, then the text in its own write.  A
+        // stock peer may print just `server: ` when its SIGURG handler runs
+        // before the text is queued (its race, §4.12; stock↔stock too).
         let b = [wire::URGENT_ERROR];
         // SAFETY: `b` is a valid 1-byte buffer.
-        // MSG_MORE keeps the urgent byte back so that it leaves in one
-        // segment with the text: a stock peer reads the text without
-        // waiting, and then never loses it to a race (§4.12).
-        unsafe {
-            libc::send(
-                fd,
-                b.as_ptr().cast(),
-                1,
-                libc::MSG_OOB | libc::MSG_NOSIGNAL | libc::MSG_MORE,
-            )
-        };
+        unsafe { libc::send(fd, b.as_ptr().cast(), 1, libc::MSG_OOB | libc::MSG_NOSIGNAL) };
         let text = wire::bound_error_text(text);
         let _ = self.send("error", text.as_bytes(), ERROR_GRACE.as_secs() as u32);
         let _ = self.stream.shutdown(Shutdown::Write);

@@ -233,7 +233,10 @@ impl Test<'_> {
             Transport::Udp => self.socket_test(req, Net::Udp, test.name),
             Transport::Sctp => self.socket_test(req, Net::Sctp, test.name),
             Transport::Sdp => self.socket_test(req, Net::Sdp, test.name),
-            Transport::Rds => Err(local(rds_unsupported())),
+            Transport::Rds => {
+                datapath::rds::server_hosts(self.ctl, self.timeout)?;
+                datapath::rds::rds_socket().map(|()| false)
+            }
             _ => Err(local(rdma_error(req))),
         }
     }
@@ -389,21 +392,6 @@ impl Test<'_> {
             }
         }
     }
-}
-
-/// The RDS error of a kernel without RDS (what stock ends with here).
-fn rds_unsupported() -> String {
-    // SAFETY: socket() has no memory-safety preconditions.
-    let fd = unsafe { libc::socket(libc::AF_RDS, libc::SOCK_SEQPACKET, 0) };
-    if fd >= 0 {
-        // SAFETY: we own `fd`.
-        unsafe { libc::close(fd) };
-        return "RDS tests are not supported by this qperf".into();
-    }
-    format!(
-        "socket failed: {}",
-        strerror(&std::io::Error::last_os_error())
-    )
 }
 
 /// The error of an RDMA test on a build/host without InfiniBand (§4.14).

@@ -42,6 +42,18 @@ pub const URGENT_FINISHED: u8 = b'.';
 /// Stock reads at most this many bytes of error text (prefix included).
 pub const ERROR_TEXT_MAX: usize = 256;
 
+/// Size of the RDS host-address text fields (`NI_MAXHOST`, §4.11).
+pub const HOST_LEN: usize = 1025;
+
+/// Encodes an RDS host-address field: the text, NUL-padded to 1025 bytes.
+pub fn encode_host(host: &str) -> Vec<u8> {
+    let b = host.as_bytes();
+    let n = b.len().min(HOST_LEN - 1);
+    let mut v = b[..n].to_vec();
+    v.resize(HOST_LEN, 0);
+    v
+}
+
 /// Little-endian writer into a growing buffer.
 struct Enc(Vec<u8>);
 
@@ -427,6 +439,13 @@ mod tests {
         fn bounded_error_text_fits(s in ".{0,400}") {
             prop_assert!(bound_error_text(&s).len() < ERROR_TEXT_MAX);
         }
+    }
+
+    #[test]
+    fn host_field() {
+        let b = encode_host("127.0.0.1");
+        assert_eq!(b.len(), HOST_LEN);
+        assert_eq!(cstr(&b), "127.0.0.1");
     }
 
     #[test]

@@ -4,6 +4,7 @@
 //! [`timer`].  The loops use raw libc calls so that every syscall is one we
 //! chose and EINTR from the timer ends them, as in stock.
 
+pub mod rds;
 pub mod sock;
 pub mod timer;
 

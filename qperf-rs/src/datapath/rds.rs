@@ -1,0 +1,123 @@
+//! RDS set-up (spec §4.11): before an RDS socket can be bound, each side
+//! learns its own IP address from the other over a helper TCP connection
+//! and two 1025-byte text fields on the control connection.  Unlike stock,
+//! the server listens *before* announcing the helper port (stock's race
+//! gives `connect failed: Connection refused`).  On kernels without RDS the
+//! test then ends with `socket failed: …`, like stock; the RDS data path
+//! itself is not implemented.
+
+use std::net::{IpAddr, Ipv6Addr, SocketAddr, SocketAddrV6, TcpStream, ToSocketAddrs};
+use std::time::{Duration, Instant};
+
+use socket2::{Domain, Socket, Type};
+
+use crate::control::{strerror, Control, CtlError};
+use crate::wire;
+
+fn local(msg: String) -> CtlError {
+    CtlError::Local(msg)
+}
+
+/// Text form of an address as stock prints it (IPv4-mapped → dotted IPv4).
+fn ip_text(ip: IpAddr) -> String {
+    match ip {
+        IpAddr::V6(v6) => v6
+            .to_ipv4_mapped()
+            .map_or_else(|| v6.to_string(), |v4| v4.to_string()),
+        IpAddr::V4(v4) => v4.to_string(),
+    }
+}
+
+/// Server side: returns (own IP, client IP).
+pub fn server_hosts(ctl: &mut Control, timeout: u32) -> Result<(String, String), CtlError> {
+    let sys = |what: &str, e: std::io::Error| local(format!("{what}: {}", strerror(&e)));
+    let l = Socket::new(Domain::IPV6, Type::STREAM, None).map_err(|e| sys("socket failed", e))?;
+    let _ = l.set_reuse_address(true);
+    let any = SocketAddr::V6(SocketAddrV6::new(Ipv6Addr::UNSPECIFIED, 0, 0, 0));
+    l.bind(&any.into())
+        .map_err(|e| sys("bind INET6 failed", e))?;
+    l.listen(1).map_err(|e| sys("listen failed", e))?;
+    let port = super::sock::local_port(&l);
+    ctl.send(
+        "TCP server port",
+        &wire::encode_port(u32::from(port)),
+        timeout,
+    )?;
+    // Bounded accept (stock blocks forever).
+    l.set_nonblocking(true)
+        .map_err(|e| sys("accept failed", e))?;
+    let deadline = Instant::now() + Duration::from_secs(u64::from(timeout.max(1)));
+    let (fd, peer) = loop {
+        match l.accept() {
+            Ok(x) => break x,
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                if Instant::now() >= deadline {
+                    return Err(local("accept failed: timed out".into()));
+                }
+                if let Some(e) = ctl.poll_urgent() {
+                    return Err(e);
+                }
+                std::thread::sleep(Duration::from_millis(5));
+            }
+            Err(e) => return Err(sys("accept failed", e)),
+        }
+    };
+    drop(l);
+    let rhost = peer
+        .as_socket()
+        .map(|a| ip_text(a.ip()))
+        .unwrap_or_default();
+    ctl.send("client IP", &wire::encode_host(&rhost), timeout)?;
+    let lhost = wire::cstr(&ctl.recv("server IP", wire::HOST_LEN, timeout)?);
+    drop(fd);
+    Ok((lhost, rhost))
+}
+
+/// Client side: returns (own IP, server IP).
+pub fn client_hosts(
+    ctl: &mut Control,
+    host: &str,
+    timeout: u32,
+) -> Result<(String, String), CtlError> {
+    let port = wire::decode_port(&ctl.recv("TCP IPv4 server port", wire::PORT_LEN, timeout)?)
+        .map_err(|e| local(e.to_string()))?;
+    let addr = (host, port as u16)
+        .to_socket_addrs()
+        .map_err(|e| local(format!("getaddrinfo failed: {e}")))?
+        .next()
+        .ok_or_else(|| local("connect_tcp failed".into()))?;
+    let fd =
+        TcpStream::connect(addr).map_err(|e| local(format!("connect failed: {}", strerror(&e))))?;
+    let rhost = ip_text(addr.ip());
+    ctl.send("server IP", &wire::encode_host(&rhost), timeout)?;
+    let lhost = wire::cstr(&ctl.recv("client IP", wire::HOST_LEN, timeout)?);
+    drop(fd);
+    Ok((lhost, rhost))
+}
+
+/// Creates the RDS socket (`socket failed: …` where the kernel lacks RDS).
+pub fn rds_socket() -> Result<(), CtlError> {
+    // SAFETY: socket() has no memory-safety preconditions.
+    let fd = unsafe { libc::socket(libc::AF_RDS, libc::SOCK_SEQPACKET, 0) };
+    if fd < 0 {
+        return Err(local(format!(
+            "socket failed: {}",
+            strerror(&std::io::Error::last_os_error())
+        )));
+    }
+    // SAFETY: we own `fd`.
+    unsafe { libc::close(fd) };
+    Err(local("RDS data path not implemented in this qperf".into()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn mapped_addresses_print_as_ipv4() {
+        let ip: IpAddr = "::ffff:127.0.0.1".parse().unwrap();
+        assert_eq!(ip_text(ip), "127.0.0.1");
+        assert_eq!(ip_text("::1".parse().unwrap()), "::1");
+    }
+}
