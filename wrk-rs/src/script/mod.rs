@@ -78,20 +78,6 @@ pub(crate) fn lua_type_name(v: &Value) -> &'static str {
     }
 }
 
-/// A Lua runtime error carrying the caller's position, as `luaL_error` does
-/// (`script.lua:5: cannot set 'number' on thread`).
-pub(crate) fn lua_error(lua: &Lua, msg: &str) -> mlua::Error {
-    let place = lua
-        .inspect_stack(1)
-        .and_then(|d| {
-            let line = d.curr_line();
-            let src = d.source().short_src.map(|s| s.into_owned());
-            (line > 0).then(|| format!("{}:{line}: ", src.unwrap_or_default()))
-        })
-        .unwrap_or_default();
-    mlua::Error::RuntimeError(format!("{place}{msg}"))
-}
-
 /// Lua 5.1's number to string conversion (`%.14g`).
 pub(crate) fn lua_number_text(n: f64) -> String {
     let mut buf = [0u8; 64];

@@ -438,3 +438,30 @@ fn number_text_is_lua_like() {
     assert_eq!(lua_number_text(0.1), "0.1");
     assert_eq!(lua_number_text(1.8446744073709552e19), "1.844674407371e+19");
 }
+
+#[test]
+fn nested_and_cyclic_tables_transfer_sensibly() {
+    // wrk segfaults on nested tables; we copy them, and refuse cycles.
+    let p = script_file(
+        r#"
+        function setup(t)
+          t:set("deep", { a = { b = { c = "d" } }, list = { 1, 2, 3 } })
+          local cyc = {}
+          cyc.self = cyc
+          ok, err = pcall(function() t:set("cyc", cyc) end)
+          ok2 = pcall(function() return t:get("wrk") end)
+          thread = t
+        end
+        function init() got = deep.a.b.c .. #deep.list end
+        function done() result = thread:get("got") end
+    "#,
+    );
+    let mut m = main_for(&p, &env());
+    let _t = m.create_thread(0, addr()).unwrap();
+    assert!(!global::<bool>(&m, "ok"));
+    assert!(global::<String>(&m, "err").contains("cannot transfer 'table' to thread"));
+    assert!(!global::<bool>(&m, "ok2"));
+    let s = stats_of(&[]);
+    m.done(&Summary::default(), &s, &s).unwrap();
+    assert_eq!(global::<String>(&m, "result"), "d3");
+}

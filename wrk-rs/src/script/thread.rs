@@ -9,10 +9,10 @@ use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
-use mlua::{AnyUserData, Lua, MetaMethod, UserData, UserDataMethods, Value};
+use mlua::{AnyUserData, Lua, MetaMethod, UserData, UserDataFields, Value};
 
 use super::addr::Addr;
-use super::{lua_error, lua_type_name};
+use super::lua_type_name;
 
 /// What the main state, the thread state and the engine share about one thread.
 #[derive(Debug)]
@@ -50,7 +50,7 @@ const MAX_DEPTH: usize = 32;
 
 /// Copies a transferable value (nil, boolean, number, string, tables of
 /// those) from one state into another.
-pub fn copy_value(v: &Value, dst: &Lua, caller: &Lua, depth: usize) -> mlua::Result<Value> {
+pub fn copy_value(v: &Value, dst: &Lua, depth: usize) -> mlua::Result<Value> {
     Ok(match v {
         Value::Nil => Value::Nil,
         Value::Boolean(b) => Value::Boolean(*b),
@@ -61,17 +61,17 @@ pub fn copy_value(v: &Value, dst: &Lua, caller: &Lua, depth: usize) -> mlua::Res
             let out = dst.create_table()?;
             for pair in t.clone().pairs::<Value, Value>() {
                 let (k, val) = pair?;
-                let k2 = copy_value(&k, dst, caller, depth + 1)?;
-                let v2 = copy_value(&val, dst, caller, depth + 1)?;
+                let k2 = copy_value(&k, dst, depth + 1)?;
+                let v2 = copy_value(&val, dst, depth + 1)?;
                 out.raw_set(k2, v2)?;
             }
             Value::Table(out)
         }
         other => {
-            return Err(lua_error(
-                caller,
-                &format!("cannot transfer '{}' to thread", lua_type_name(other)),
-            ))
+            return Err(mlua::Error::RuntimeError(format!(
+                "cannot transfer '{}' to thread",
+                lua_type_name(other)
+            )))
         }
     })
 }
@@ -91,74 +91,128 @@ fn key_text(v: &Value) -> Option<String> {
     }
 }
 
+/// Wraps a Rust function returning `(ok, value_or_message)` so failures are
+/// raised as plain Lua string errors at the caller's position, like
+/// `luaL_error` in wrk (a `pcall` then sees `script.lua:5: cannot set ...`).
+const SHIM: &str = r#"
+local raw, error = ...
+return function(...)
+   local ok, v = raw(...)
+   if not ok then error(v, 2) end
+   return v
+end
+"#;
+
+pub(crate) fn shim(lua: &Lua, raw: mlua::Function) -> mlua::Result<mlua::Function> {
+    let error: mlua::Function = lua.globals().get("error")?;
+    lua.load(SHIM).set_name("=wrk").call((raw, error))
+}
+
+type Outcome = mlua::Result<(bool, Value)>;
+
+fn ok(v: Value) -> Outcome {
+    Ok((true, v))
+}
+
+fn fail(lua: &Lua, msg: String) -> Outcome {
+    Ok((false, Value::String(lua.create_string(msg)?)))
+}
+
+/// Lua-visible error text of a failed copy.
+fn copy_or_fail(lua: &Lua, r: mlua::Result<Value>) -> Outcome {
+    match r {
+        Ok(v) => ok(v),
+        Err(mlua::Error::RuntimeError(m)) => fail(lua, m),
+        Err(e) => Err(e),
+    }
+}
+
+fn thread_get(lua: &Lua, (ud, name): (AnyUserData, Value)) -> Outcome {
+    let this = ud.borrow::<ThreadObj>()?;
+    let Some(name) = key_text(&name) else {
+        return ok(Value::Nil);
+    };
+    let src = this.target(lua);
+    let v: Value = src.globals().get(name)?;
+    copy_or_fail(lua, copy_value(&v, lua, 0))
+}
+
+fn thread_set(lua: &Lua, (ud, name, v): (AnyUserData, Value, Value)) -> Outcome {
+    let this = ud.borrow::<ThreadObj>()?;
+    let Some(name) = key_text(&name) else {
+        return ok(Value::Nil);
+    };
+    let dst = this.target(lua);
+    match copy_value(&v, dst, 0) {
+        Ok(copy) => {
+            dst.globals().set(name, copy)?;
+            ok(Value::Nil)
+        }
+        Err(e) => copy_or_fail(lua, Err(e)),
+    }
+}
+
+fn thread_stop(_: &Lua, ud: AnyUserData) -> Outcome {
+    let this = ud.borrow::<ThreadObj>()?;
+    this.shared.stop.store(true, Ordering::Relaxed);
+    ok(Value::Nil)
+}
+
+fn thread_index(lua: &Lua, (ud, key): (AnyUserData, Value)) -> Outcome {
+    let name = key_text(&key);
+    match name.as_deref() {
+        Some("addr") => {
+            let a = ud.borrow::<ThreadObj>()?.shared.addr();
+            ok(Value::UserData(lua.create_userdata(Addr(a))?))
+        }
+        Some("get") => ok(Value::Function(shim(
+            lua,
+            lua.create_function(thread_get)?,
+        )?)),
+        Some("set") => ok(Value::Function(shim(
+            lua,
+            lua.create_function(thread_set)?,
+        )?)),
+        Some("stop") => ok(Value::Function(shim(
+            lua,
+            lua.create_function(thread_stop)?,
+        )?)),
+        Some(n) => ok(Value::String(lua.create_string(n)?)),
+        None => ok(key),
+    }
+}
+
+fn thread_newindex(lua: &Lua, (ud, key, v): (AnyUserData, Value, Value)) -> Outcome {
+    let this = ud.borrow::<ThreadObj>()?;
+    if key_text(&key).as_deref() != Some("addr") {
+        return fail(lua, format!("cannot set '{}' on thread", lua_type_name(&v)));
+    }
+    let addr = match &v {
+        Value::UserData(a) => a.borrow::<Addr>().ok().map(|a| a.0),
+        _ => None,
+    };
+    match addr {
+        Some(a) => {
+            this.shared.set_addr(a);
+            ok(Value::Nil)
+        }
+        None => fail(
+            lua,
+            format!(
+                "bad argument #4 to '__newindex' (wrk.addr expected, got {})",
+                lua_type_name(&v)
+            ),
+        ),
+    }
+}
+
 impl UserData for ThreadObj {
-    fn add_methods<M: UserDataMethods<Self>>(methods: &mut M) {
-        methods.add_meta_method(MetaMethod::Index, |lua, this, key: Value| {
-            let name = key_text(&key);
-            match name.as_deref() {
-                Some("addr") => {
-                    let ud = lua.create_userdata(Addr(this.shared.addr()))?;
-                    Ok(Value::UserData(ud))
-                }
-                Some("get") => Ok(Value::Function(lua.create_function(
-                    |lua, (ud, name): (AnyUserData, Value)| {
-                        let this = ud.borrow::<ThreadObj>()?;
-                        let Some(name) = key_text(&name) else {
-                            return Ok(Value::Nil);
-                        };
-                        let src = this.target(lua);
-                        let v: Value = src.globals().get(name)?;
-                        copy_value(&v, lua, lua, 0)
-                    },
-                )?)),
-                Some("set") => Ok(Value::Function(lua.create_function(
-                    |lua, (ud, name, v): (AnyUserData, Value, Value)| {
-                        let this = ud.borrow::<ThreadObj>()?;
-                        let Some(name) = key_text(&name) else {
-                            return Ok(());
-                        };
-                        let dst = this.target(lua);
-                        let copy = copy_value(&v, dst, lua, 0)?;
-                        dst.globals().set(name, copy)
-                    },
-                )?)),
-                Some("stop") => Ok(Value::Function(lua.create_function(
-                    |_, ud: AnyUserData| {
-                        let this = ud.borrow::<ThreadObj>()?;
-                        this.shared.stop.store(true, Ordering::Relaxed);
-                        Ok(())
-                    },
-                )?)),
-                Some(n) => Ok(Value::String(lua.create_string(n)?)),
-                None => Ok(key),
-            }
+    fn add_fields<F: UserDataFields<Self>>(fields: &mut F) {
+        fields.add_meta_field_with(MetaMethod::Index, |lua| {
+            shim(lua, lua.create_function(thread_index)?)
         });
-        methods.add_meta_method(
-            MetaMethod::NewIndex,
-            |lua, this, (key, v): (Value, Value)| {
-                if key_text(&key).as_deref() == Some("addr") {
-                    let addr = match &v {
-                        Value::UserData(ud) => ud.borrow::<Addr>().ok().map(|a| a.0),
-                        _ => None,
-                    };
-                    let Some(addr) = addr else {
-                        return Err(lua_error(
-                            lua,
-                            &format!(
-                                "bad argument #4 to '__newindex' (wrk.addr expected, got {})",
-                                lua_type_name(&v)
-                            ),
-                        ));
-                    };
-                    this.shared.set_addr(addr);
-                    Ok(())
-                } else {
-                    Err(lua_error(
-                        lua,
-                        &format!("cannot set '{}' on thread", lua_type_name(&v)),
-                    ))
-                }
-            },
-        );
+        fields.add_meta_field_with(MetaMethod::NewIndex, |lua| {
+            shim(lua, lua.create_function(thread_newindex)?)
+        });
     }
 }
