@@ -381,8 +381,8 @@ fn debug_lines() {
     );
     assert_eq!(code, 0);
     assert_eq!(out, golden("tcp_lat_t1_D.txt"));
-    let first = golden("tcp_lat_t1_D.stderr.txt");
-    assert_eq!(err.lines().next(), first.lines().next());
+    // The -D trace (stderr) is written by the client runtime, not here.
+    assert_eq!(err, "");
 }
 
 #[test]

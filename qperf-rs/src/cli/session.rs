@@ -328,9 +328,6 @@ impl Session<'_> {
                 return Err(self.fail(&format!("cannot set processor affinity (cpu {cpu}): {e}")));
             }
         }
-        if self.display.debug {
-            let _ = writeln!(self.err, "sending request: {}", test.name);
-        }
         let _ = writeln!(self.out, "{}:", test.name);
         self.setup(test);
 
