@@ -44,10 +44,15 @@ pub fn run(cfg: &Config) -> i32 {
         Ok(()) => 0,
         Err(f) => {
             let _ = std::io::stdout().flush();
-            eprintln!("{}", f.message);
+            warn(&f.message);
             f.code
         }
     }
+}
+
+/// One line on stderr; never panics (a closed stderr is ignored).
+fn warn(msg: &str) {
+    let _ = writeln!(std::io::stderr(), "{msg}");
 }
 
 fn script_env(cfg: &Config, headers: &[(String, String)]) -> ScriptEnv {
@@ -93,10 +98,10 @@ fn run_inner(cfg: &Config) -> Result<(), Fatal> {
     let sockets = (per_thread as u64).saturating_mul(cfg.threads);
     let limit = limits::raise_nofile();
     if let Some(w) = limits::check(sockets, cfg.threads, limit) {
-        eprintln!("{w}");
+        warn(&w);
     }
 
-    let headers = request::headers_warn(&cfg.headers, &mut |w| eprintln!("{w}"));
+    let headers = request::headers_warn(&cfg.headers, &mut |w| warn(&w));
     let mut main = match &cfg.script {
         Some(path) => Some(script::load(path, &script_env(cfg, &headers))?),
         None => None,

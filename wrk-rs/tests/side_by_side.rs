@@ -234,3 +234,96 @@ fn shape_normalizer() {
         vec!["Req/Sec N N N N"]
     );
 }
+
+/// Accepts connections on 127.0.0.1 and keeps the first request it reads;
+/// answers nothing (wrk just waits), closes when dropped.
+struct Capture {
+    addr: std::net::SocketAddr,
+    first: std::sync::Arc<Mutex<Option<Vec<u8>>>>,
+}
+
+impl Capture {
+    fn start() -> Capture {
+        use std::io::Read;
+        let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        let addr = l.local_addr().expect("addr");
+        let first = std::sync::Arc::new(Mutex::new(None));
+        let slot = first.clone();
+        std::thread::spawn(move || {
+            let mut held = Vec::new();
+            for s in l.incoming().take(1000) {
+                let Ok(mut s) = s else { break };
+                let _ = s.set_read_timeout(Some(Duration::from_secs(2)));
+                let mut buf = Vec::new();
+                let mut chunk = [0u8; 4096];
+                while !buf.windows(4).any(|w| w == b"\r\n\r\n") {
+                    match s.read(&mut chunk) {
+                        Ok(0) | Err(_) => break,
+                        Ok(n) => buf.extend_from_slice(&chunk[..n]),
+                    }
+                }
+                let mut g = slot.lock().unwrap_or_else(|e| e.into_inner());
+                if g.is_none() && !buf.is_empty() {
+                    *g = Some(buf);
+                }
+                held.push(s);
+            }
+        });
+        Capture { addr, first }
+    }
+
+    /// The first request since the last call.
+    fn take(&self) -> Vec<u8> {
+        self.first
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take()
+            .unwrap_or_default()
+    }
+}
+
+/// Request line first, then the header lines as a set (wrk's order is Lua
+/// hash order), then the blank line.
+fn request_shape(req: &[u8]) -> (String, Vec<String>, bool) {
+    let text = String::from_utf8_lossy(req).into_owned();
+    let mut lines: Vec<String> = text.split("\r\n").map(String::from).collect();
+    let first = lines.remove(0);
+    let ends_blank = text.ends_with("\r\n\r\n");
+    let mut headers: Vec<String> = lines.into_iter().filter(|l| !l.is_empty()).collect();
+    headers.sort();
+    (first, headers, ends_blank)
+}
+
+/// The default request on the wire is the same as stock wrk's.
+#[test]
+fn request_bytes_match_stock() {
+    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let Some(stock) = stock::require("wrk") else {
+        return;
+    };
+    let stock = stock.to_string_lossy().into_owned();
+    let cases: &[(&[&str], &str)] = &[
+        (&[], "/"),
+        (
+            &["-H", "X-A: 1", "-H", "X-B:  two words"],
+            "/path/x.txt?q=1&r=2",
+        ),
+        (&["-H", "Host: example.test", "-H", "Accept: */*"], "/"),
+        (&["-H", "X-A: 1", "-H", "X-A: 2"], "/a"),
+    ];
+    let cap = Capture::start();
+    for (extra, path) in cases {
+        let mut seen = Vec::new();
+        for bin in [OURS, stock.as_str()] {
+            let url = format!("http://127.0.0.1:{}{path}", cap.addr.port());
+            let mut args = vec!["-t1", "-c1", "-d1s"];
+            args.extend_from_slice(extra);
+            args.push(&url);
+            let r = wrk(bin, &args);
+            assert_eq!(r.code, Some(0), "{bin} {args:?}: {}", r.stderr);
+            seen.push(request_shape(&cap.take()));
+        }
+        assert_eq!(seen[0], seen[1], "{extra:?} {path}");
+        assert!(seen[0].2, "{:?}", seen[0]);
+    }
+}
