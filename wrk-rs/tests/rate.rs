@@ -159,10 +159,40 @@ mod golden {
 /// Live runs of our binary. Each run is bounded by `-d` and a hard timeout.
 mod live {
     use std::process::Command;
+    use std::sync::{Mutex, MutexGuard};
     use std::time::Duration;
 
     use testkit::http::{HttpTarget, Options};
     use testkit::proc;
+
+    /// The live runs measure timing on a small shared machine: run them one
+    /// at a time so they do not starve each other.
+    fn serial() -> MutexGuard<'static, ()> {
+        static LOCK: Mutex<()> = Mutex::new(());
+        LOCK.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Runs `attempt` up to twice: rate and latency checks can miss on a
+    /// machine overloaded by other work, a second miss is a real failure.
+    fn with_retry(name: &str, mut attempt: impl FnMut() -> Result<(), String>) {
+        let first = match attempt() {
+            Ok(()) => return,
+            Err(e) => e,
+        };
+        eprintln!("{name}: first attempt failed, retrying once: {first}");
+        if let Err(second) = attempt() {
+            panic!("{name} failed twice:\n1: {first}\n2: {second}");
+        }
+    }
+
+    /// `Err(msg)` unless `ok`.
+    fn check(ok: bool, msg: impl FnOnce() -> String) -> Result<(), String> {
+        if ok {
+            Ok(())
+        } else {
+            Err(msg())
+        }
+    }
 
     fn ours() -> Command {
         Command::new(env!("CARGO_BIN_EXE_wrk"))
@@ -235,36 +265,41 @@ mod live {
     /// achieved rate is within 2 % of the target.
     #[test]
     fn stalls_show_in_rate_mode_and_rate_holds() {
-        let target = HttpTarget::start_with(Options {
-            stall_every: Some(Duration::from_secs(5)),
-            stall_for: Duration::from_secs(1),
-            ..Options::default()
+        let _serial = serial();
+        with_retry("stall", || {
+            let target = HttpTarget::start_with(Options {
+                stall_every: Some(Duration::from_secs(5)),
+                stall_for: Duration::from_secs(1),
+                ..Options::default()
+            });
+            let out = run(
+                ours()
+                    .args(["-t2", "-c10", "-d15s", "-R1000", "-U"])
+                    .arg(target.url("/")),
+                15,
+            );
+            let p99 = percentile_us(&out, "99.000%", 0);
+            let p99_uncorrected = percentile_us(&out, "99.000%", 1);
+            let max = max_latency_us(&out);
+            let (n, secs) = totals(&out);
+            let achieved = n as f64 / secs;
+            eprintln!(
+                "rate mode: p99 {p99} us (uncorrected {p99_uncorrected} us), max {max} us, \
+                 {n} in {secs} s = {achieved:.1}/s"
+            );
+            check(p99 >= 300_000.0, || {
+                format!("p99 {p99} us hides the stall\n{out}")
+            })?;
+            check(max >= 700_000.0, || {
+                format!("max {max} us hides the stall\n{out}")
+            })?;
+            check(p99_uncorrected < 100_000.0, || {
+                format!("uncorrected p99 {p99_uncorrected} us\n{out}")
+            })?;
+            check((achieved - 1000.0).abs() <= 20.0, || {
+                format!("achieved {achieved:.1} req/s, target 1000\n{out}")
+            })
         });
-        let out = run(
-            ours()
-                .args(["-t2", "-c10", "-d15s", "-R1000", "-U"])
-                .arg(target.url("/")),
-            15,
-        );
-        let p99 = percentile_us(&out, "99.000%", 0);
-        let p99_uncorrected = percentile_us(&out, "99.000%", 1);
-        let max = max_latency_us(&out);
-        let (n, secs) = totals(&out);
-        let achieved = n as f64 / secs;
-        eprintln!(
-            "{out}\nrate mode: p99 {p99} us (uncorrected {p99_uncorrected} us), max {max} us, \
-             {n} in {secs} s = {achieved:.1}/s"
-        );
-        assert!(p99 >= 300_000.0, "p99 {p99} us hides the stall");
-        assert!(max >= 700_000.0, "max {max} us hides the stall");
-        assert!(
-            p99_uncorrected < 100_000.0,
-            "uncorrected p99 {p99_uncorrected} us"
-        );
-        assert!(
-            (achieved - 1000.0).abs() <= 20.0,
-            "achieved {achieved:.1} req/s, target 1000"
-        );
     }
 
     /// A run's output with every number (and its unit) replaced by `N` and
@@ -312,6 +347,7 @@ mod live {
     /// identical line structure.
     #[test]
     fn output_shape_matches_wrk2_goldens() {
+        let _serial = serial();
         let target = HttpTarget::start();
         let url = target.url("/");
         let out = run(
@@ -340,21 +376,26 @@ mod live {
     /// #147) and with 64 threads.
     #[test]
     fn total_rate_holds_for_few_requests_and_many_threads() {
+        let _serial = serial();
         let target = HttpTarget::start();
         let url = target.url("/");
-        // 2 req/s over 4 threads for 5 s: 10 requests.
-        let out = run(ours().args(["-t4", "-c4", "-d5s", "-R2"]).arg(&url), 5);
-        let (n, _) = totals(&out);
-        assert!((9..=11).contains(&n), "-R2 -t4: {n} requests\n{out}");
-
-        let out = run(ours().args(["-t64", "-c64", "-d5s", "-R2000"]).arg(&url), 5);
-        let (n, secs) = totals(&out);
-        let achieved = n as f64 / secs;
-        eprintln!("-t64 -R2000: {n} in {secs} s = {achieved:.1}/s");
-        assert!(
-            (achieved - 2000.0).abs() <= 40.0,
-            "-t64: achieved {achieved:.1} req/s, target 2000\n{out}"
-        );
+        with_retry("-R2 -t4", || {
+            // 2 req/s over 4 threads for 5 s: 10 requests.
+            let out = run(ours().args(["-t4", "-c4", "-d5s", "-R2"]).arg(&url), 5);
+            let (n, _) = totals(&out);
+            check((9..=11).contains(&n), || {
+                format!("-R2 -t4: {n} requests\n{out}")
+            })
+        });
+        with_retry("-t64", || {
+            let out = run(ours().args(["-t64", "-c64", "-d5s", "-R2000"]).arg(&url), 5);
+            let (n, secs) = totals(&out);
+            let achieved = n as f64 / secs;
+            eprintln!("-t64 -R2000: {n} in {secs} s = {achieved:.1}/s");
+            check((achieved - 2000.0).abs() <= 40.0, || {
+                format!("-t64: achieved {achieved:.1} req/s, target 2000\n{out}")
+            })
+        });
     }
 
     /// Figures for the report: achieved vs target rate and the generator's
@@ -363,6 +404,7 @@ mod live {
     #[test]
     #[ignore = "measurement, prints figures"]
     fn measure_rate_and_lag() {
+        let _serial = serial();
         let target = HttpTarget::start_with(Options {
             workers: 2,
             ..Options::default()
