@@ -333,3 +333,18 @@ fn rate_mode_sends_on_time() {
     );
     assert!(lag < 500, "lag {lag} µs");
 }
+
+#[test]
+fn ipv6_loopback() {
+    if !testkit::ports::ipv6_loopback_available() {
+        eprintln!("skipping: no IPv6 loopback");
+        return;
+    }
+    let Ok(srv) = HttpTarget::start_on("[::1]:0".parse().expect("addr")) else {
+        eprintln!("skipping: cannot listen on [::1]");
+        return;
+    };
+    let r = run(config(srv.addr(), get(srv.addr(), "/"), 2), None, 300);
+    assert!(r.complete > 10, "{:?} {}", r.errors, r.complete);
+    assert_eq!(r.errors, Default::default());
+}
