@@ -1,32 +1,56 @@
-//! Our client against the stock server on loopback: for each command line,
-//! the stock client runs first against the same server, and our output must
-//! have the same blocks, the same lines in the same order, the same units
-//! and layout, equal parameter values and measured numbers within a factor
-//! of 1000 of stock's (the machine is shared, so only sanity is checked).
+//! The interop matrix on loopback, through the real binaries: every cell
+//! {our client -> stock server, stock client -> our server, ours -> ours} x
+//! {tcp_bw, tcp_lat, udp_bw, udp_lat, conf, quit, the seed's -oo sweep,
+//! pinned -lp/-ip ports, -uu, -ub, -vv, -t 1, IPv6 ::1} is one test. Each
+//! cell first runs the stock client against a stock server (the reference),
+//! then the cell's pair with the same arguments: exit code and stderr must
+//! be equal, and stdout must have the same blocks, lines, order, units and
+//! layout, equal parameter values and measured numbers within a factor of
+//! 1000 (the machine is shared, so only sanity is checked). A few more
+//! tests cover display options, remote errors and a missing server.
 
 use std::process::Command;
 use std::time::Duration;
 
 use testkit::ports::{free_port, ipv6_loopback_available};
 use testkit::proc::{run, ChildGuard, Finished};
+use Impl::{Ours, Stock};
 
 const OURS: &str = env!("CARGO_BIN_EXE_qperf");
 
-/// A stock server on a free port, killed on drop.
+/// A server (stock or ours) on a free port, killed on drop.
 struct Server {
     guard: ChildGuard,
     port: u16,
 }
 
-fn stock_server() -> Option<Server> {
-    let stock = testkit::stock::require("qperf")?;
+/// Which implementation plays a role.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Impl {
+    Stock,
+    Ours,
+}
+
+fn bin(i: Impl) -> String {
+    match i {
+        Impl::Stock => stock_bin(),
+        Impl::Ours => OURS.to_string(),
+    }
+}
+
+fn start(i: Impl) -> Server {
     let port = free_port();
-    let mut guard = ChildGuard::spawn(Command::new(stock).args(["-lp", &port.to_string()]))
-        .expect("spawn stock server");
+    let mut guard = ChildGuard::spawn(Command::new(bin(i)).args(["-lp", &port.to_string()]))
+        .expect("spawn server");
     guard
         .wait_for_port(([127, 0, 0, 1], port).into(), Duration::from_secs(5))
-        .expect("stock server listening");
-    Some(Server { guard, port })
+        .expect("server listening");
+    Server { guard, port }
+}
+
+fn stock_server() -> Option<Server> {
+    testkit::stock::require("qperf")?;
+    Some(start(Impl::Stock))
 }
 
 fn client(bin: &str, host: &str, port: u16, args: &str) -> Finished {
@@ -244,66 +268,14 @@ fn compare(srv: &Server, host: &str, args: &str) {
 }
 
 #[test]
-fn tcp_and_udp_default_and_verbose() {
+fn display_options() {
     let Some(srv) = stock_server() else { return };
-    compare(&srv, "127.0.0.1", "-t 1 tcp_bw tcp_lat");
-    compare(&srv, "127.0.0.1", "-t 1 -vv udp_bw udp_lat");
-    compare(&srv, "127.0.0.1", "-t 1 -vv tcp_bw");
-}
-
-#[test]
-fn seed_sweep_and_pinned_ports() {
-    let Some(srv) = stock_server() else { return };
-    let ip = free_port();
     compare(
         &srv,
         "127.0.0.1",
-        &format!("-t 1 -ip {ip} -oo msg_size:1:256K:*64 -vu tcp_bw tcp_lat"),
+        "-t 1 -vvs -vvu -lca 1 -rsb 100000 tcp_lat",
     );
-}
-
-#[test]
-fn display_options() {
-    let Some(srv) = stock_server() else { return };
-    compare(&srv, "127.0.0.1", "-t 1 -uu tcp_lat");
-    compare(&srv, "127.0.0.1", "-t 1 -ub -vs tcp_bw");
     compare(&srv, "127.0.0.1", "-t 1 -un -vvt -e 5 tcp_bw");
-}
-
-#[test]
-fn conf_is_identical() {
-    let Some(srv) = stock_server() else { return };
-    let s = client(&stock_bin(), "127.0.0.1", srv.port, "conf");
-    let o = client(OURS, "127.0.0.1", srv.port, "conf");
-    assert_eq!(o.code(), Some(0));
-    let (s, o) = (s.stdout_str(), o.stdout_str());
-    assert_eq!(s.lines().count(), 9, "{s}");
-    for (a, b) in s.lines().zip(o.lines()) {
-        if a.contains("_cpu ") {
-            // With per-core frequency scaling the MHz lines of
-            // /proc/cpuinfo change between reads (then "Mixed CPUs").
-            let core = |l: &str| {
-                l.rsplit_once(' ')
-                    .map_or(l.to_string(), |x| x.0.to_string())
-            };
-            assert!(
-                a == b || core(a) == core(b) || a.contains("Mixed") || b.contains("Mixed"),
-                "{a:?} vs {b:?}"
-            );
-        } else {
-            assert_eq!(a, b);
-        }
-    }
-}
-
-#[test]
-fn ipv6_loopback() {
-    let Some(srv) = stock_server() else { return };
-    if !ipv6_loopback_available() {
-        testkit::stock::missing("IPv6 loopback");
-        return;
-    }
-    compare(&srv, "::1", "-t 1 tcp_lat udp_lat");
 }
 
 /// A remote error: ours prints exactly the captured stock output; the
@@ -354,21 +326,6 @@ fn server_not_running() {
 }
 
 #[test]
-fn quit_stops_the_stock_server() {
-    let Some(mut srv) = stock_server() else {
-        return;
-    };
-    let o = client(OURS, "127.0.0.1", srv.port, "quit tcp_bw");
-    assert_eq!((o.code(), o.stdout_str().as_str()), (Some(0), "quit:\n"));
-    let status = srv
-        .guard
-        .wait_timeout(Duration::from_secs(5))
-        .expect("wait")
-        .expect("stock server exited");
-    assert_eq!(status.code(), Some(0));
-}
-
-#[test]
 fn shape_parser_self_check() {
     let rows = parse("tcp_bw:\n    bw        =  1.8 MB/sec\n    msg_size  =    4 KiB (4,096)\n    port      =  29,766 \n");
     assert_eq!(rows[0], Row::Header("tcp_bw:".into()));
@@ -404,4 +361,101 @@ fn shape_parser_self_check() {
         )
     });
     assert!(bad.is_err());
+}
+
+/// The two conf outputs agree: same lines; the cpu lines may differ only
+/// when per-core frequency scaling changed /proc/cpuinfo between reads.
+fn same_conf(want: &str, got: &str) {
+    assert_eq!(want.lines().count(), 9, "{want}");
+    assert_eq!(got.lines().count(), 9, "{got}");
+    for (a, b) in want.lines().zip(got.lines()) {
+        if a.contains("_cpu ") {
+            let core = |l: &str| {
+                l.rsplit_once(' ')
+                    .map_or(l.to_string(), |x| x.0.to_string())
+            };
+            assert!(
+                a == b || core(a) == core(b) || a.contains("Mixed") || b.contains("Mixed"),
+                "{a:?} vs {b:?}"
+            );
+        } else {
+            assert_eq!(a, b);
+        }
+    }
+}
+
+/// One matrix cell: `client` against `server` with `args` (a `{ip}` in
+/// them is replaced by a free port), compared with stock against stock.
+fn cell(server: Impl, client_impl: Impl, host: &str, args: &str) {
+    let Some(stock) = testkit::stock::require("qperf") else {
+        return;
+    };
+    let stock = stock.to_string_lossy().into_owned();
+    if host == "::1" && !ipv6_loopback_available() {
+        testkit::stock::missing("IPv6 loopback");
+        return;
+    }
+    let args = args.replace("{ip}", &free_port().to_string());
+    let mut reference = start(Stock);
+    let mut srv = start(server);
+    let want = client(&stock, host, reference.port, &args);
+    let got = client(&bin(client_impl), host, srv.port, &args);
+    let what = format!("{client_impl:?} client -> {server:?} server: {args}");
+    assert_eq!(
+        got.code(),
+        want.code(),
+        "{what}: exit\n{}",
+        got.stdout_str()
+    );
+    assert_eq!(got.stderr_str(), want.stderr_str(), "{what}: stderr");
+    let (want_out, got_out) = (want.stdout_str(), got.stdout_str());
+    if args == "conf" {
+        same_conf(&want_out, &got_out);
+    } else {
+        same_shape(&want_out, &got_out, &what);
+    }
+    if args.starts_with("quit") {
+        assert_eq!(got_out, "quit:\n");
+        for s in [&mut reference, &mut srv] {
+            let status = s
+                .guard
+                .wait_timeout(Duration::from_secs(10))
+                .expect("wait")
+                .unwrap_or_else(|| panic!("{what}: server still running"));
+            assert_eq!(status.code(), Some(0), "{what}: server exit");
+        }
+    }
+}
+
+macro_rules! matrix {
+    ($($name:ident: $host:literal, $args:literal;)*) => {
+        mod ours_to_stock {
+            use super::*;
+            $(#[test] fn $name() { cell(Stock, Ours, $host, $args) })*
+        }
+        mod stock_to_ours {
+            use super::*;
+            $(#[test] fn $name() { cell(Ours, Stock, $host, $args) })*
+        }
+        mod ours_to_ours {
+            use super::*;
+            $(#[test] fn $name() { cell(Ours, Ours, $host, $args) })*
+        }
+    };
+}
+
+matrix! {
+    tcp_bw: "127.0.0.1", "-t 1 tcp_bw";
+    tcp_lat: "127.0.0.1", "-t 1 tcp_lat";
+    udp_bw: "127.0.0.1", "-t 1 udp_bw";
+    udp_lat: "127.0.0.1", "-t 1 udp_lat";
+    conf: "127.0.0.1", "conf";
+    quit: "127.0.0.1", "quit tcp_bw";
+    seed_sweep: "127.0.0.1", "-t 1 -oo msg_size:1:256K:*64 -vu tcp_bw tcp_lat";
+    pinned_ports: "127.0.0.1", "-t 1 -ip {ip} -vu tcp_bw udp_lat";
+    unify_units: "127.0.0.1", "-t 1 -uu -vv tcp_lat";
+    bits_per_sec: "127.0.0.1", "-t 1 -ub udp_bw tcp_bw";
+    very_verbose: "127.0.0.1", "-t 1 -vv tcp_bw udp_bw";
+    time_1_verbose: "127.0.0.1", "-t 1 -v udp_lat";
+    ipv6: "::1", "-t 1 tcp_bw udp_lat";
 }
