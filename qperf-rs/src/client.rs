@@ -196,6 +196,7 @@ impl Run<'_> {
             msg_size: self.local.msg_size as usize,
             time: self.local.time,
             access_recv: false,
+            ctl_fd: None,
         };
         dbg_line!(self.trace, "starting timer for {} seconds", self.local.time);
         let m = datapath::run(&spec, data.as_raw_fd());

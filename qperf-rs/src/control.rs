@@ -197,20 +197,7 @@ impl Control {
 
     /// Whether the peer has closed or reset the connection (without urgent data).
     pub fn peer_gone(&self) -> bool {
-        let mut b = [0u8; 1];
-        // SAFETY: `b` is a valid 1-byte buffer.
-        let r = unsafe {
-            libc::recv(
-                self.fd(),
-                b.as_mut_ptr().cast(),
-                1,
-                libc::MSG_PEEK | libc::MSG_DONTWAIT,
-            )
-        };
-        if r == 0 {
-            return true;
-        }
-        r < 0 && io::Error::last_os_error().kind() != io::ErrorKind::WouldBlock
+        fd_peer_gone(self.fd())
     }
 
     /// Reads the urgent byte and the error text that follows it (§4.12).
@@ -302,6 +289,25 @@ impl Control {
             }
         }
     }
+}
+
+/// Whether the peer of stream socket `fd` has closed or reset it (a
+/// non-blocking peek; pending data or urgent data count as alive).
+pub fn fd_peer_gone(fd: i32) -> bool {
+    let mut b = [0u8; 1];
+    // SAFETY: `b` is a valid 1-byte buffer.
+    let r = unsafe {
+        libc::recv(
+            fd,
+            b.as_mut_ptr().cast(),
+            1,
+            libc::MSG_PEEK | libc::MSG_DONTWAIT,
+        )
+    };
+    if r == 0 {
+        return true;
+    }
+    r < 0 && io::Error::last_os_error().kind() != io::ErrorKind::WouldBlock
 }
 
 /// The C `strerror` text of an I/O error (without Rust's " (os error N)").

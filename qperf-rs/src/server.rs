@@ -298,6 +298,7 @@ impl Test<'_> {
             msg_size: req.msg_size as usize,
             time: req.time,
             access_recv: req.access_recv != 0,
+            ctl_fd: Some(self.ctl.stream().as_raw_fd()),
         };
         dbg_line!(self.trace, "starting timer for {} seconds", req.time);
         let m = datapath::run(&spec, data.as_raw_fd());

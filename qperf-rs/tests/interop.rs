@@ -258,6 +258,17 @@ fn stock_to_ours_pinned_ports_vu() {
 }
 
 #[test]
+fn stock_to_ours_udp_silence_longer_than_idle_timeout() {
+    // 64 KiB datagrams cannot be sent: nothing arrives for the whole test,
+    // which must still end normally (stock prints zero bandwidth).
+    let Some((code, out, err)) = stock_vs_ours(&["-t", "4", "-m", "64K", "udp_bw"]) else {
+        return;
+    };
+    assert_eq!((code, err.as_str()), (0, ""), "{out}");
+    assert_lines(&out, &["udp_bw:", "    send_bw  =  0", "    recv_bw  =  0"]);
+}
+
+#[test]
 fn stock_to_ours_sctp_fails_like_stock() {
     let Some((code, out, err)) = stock_vs_ours(&["-t", "1", "sctp_bw"]) else {
         return;

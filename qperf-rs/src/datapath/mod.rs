@@ -51,6 +51,16 @@ pub struct Spec {
     /// Seconds; 0 = no timer.
     pub time: u32,
     pub access_recv: bool,
+    /// Server only: the control socket, checked when a UDP receive has
+    /// been idle for the socket's timeout; the test goes on while the
+    /// client is still connected (datagrams may legitimately stop, e.g.
+    /// when too big to send), and ends when it has gone.
+    pub ctl_fd: Option<RawFd>,
+}
+
+/// After an idle UDP receive: is the client gone?
+fn client_gone(ctl_fd: Option<RawFd>) -> bool {
+    ctl_fd.is_none_or(crate::control::fd_peer_gone)
 }
 
 /// Result of moving one whole message.
@@ -197,9 +207,11 @@ pub fn run(spec: &Spec, fd: RawFd) -> Measured {
             }
         }
         (false, Pattern::Bw, Role::Client) => udp_bw_client(fd, &buf, fin, &mut m),
-        (false, Pattern::Bw, Role::Server) => udp_bw_server(fd, &mut buf, fin, &mut m),
+        (false, Pattern::Bw, Role::Server) => udp_bw_server(fd, &mut buf, fin, &mut m, spec.ctl_fd),
         (false, Pattern::Lat, Role::Client) => udp_lat_client(fd, &mut buf, fin, &mut m),
-        (false, Pattern::Lat, Role::Server) => udp_lat_server(fd, &mut buf, fin, &mut m),
+        (false, Pattern::Lat, Role::Server) => {
+            udp_lat_server(fd, &mut buf, fin, &mut m, spec.ctl_fd)
+        }
     }
     let (s, e) = timer.stop();
     m.time_s = s;
@@ -245,18 +257,24 @@ fn udp_bw_client(fd: RawFd, buf: &[u8], fin: &AtomicBool, m: &mut Measured) {
     }
 }
 
-fn udp_bw_server(fd: RawFd, buf: &mut [u8], fin: &AtomicBool, m: &mut Measured) {
+fn udp_bw_server(
+    fd: RawFd,
+    buf: &mut [u8],
+    fin: &AtomicBool,
+    m: &mut Measured,
+    ctl_fd: Option<RawFd>,
+) {
     while !fin.load(Ordering::Relaxed) {
         // SAFETY: valid buffer.
         let n = unsafe { libc::recv(fd, buf.as_mut_ptr().cast(), buf.len(), 0) };
         match dg(n, fin) {
             Dg::Ok(n) => count(&mut m.r, n),
             Dg::Err => m.r.errs += 1,
-            Dg::Idle => {
+            Dg::Idle if client_gone(ctl_fd) => {
                 m.idle = true;
                 break;
             }
-            Dg::Fin => {}
+            Dg::Idle | Dg::Fin => {}
         }
     }
 }
@@ -283,7 +301,13 @@ fn udp_lat_client(fd: RawFd, buf: &mut [u8], fin: &AtomicBool, m: &mut Measured)
     }
 }
 
-fn udp_lat_server(fd: RawFd, buf: &mut [u8], fin: &AtomicBool, m: &mut Measured) {
+fn udp_lat_server(
+    fd: RawFd,
+    buf: &mut [u8],
+    fin: &AtomicBool,
+    m: &mut Measured,
+    ctl_fd: Option<RawFd>,
+) {
     while !fin.load(Ordering::Relaxed) {
         // SAFETY: sockaddr_storage is plain old data.
         let mut from: libc::sockaddr_storage = unsafe { std::mem::zeroed() };
@@ -305,10 +329,11 @@ fn udp_lat_server(fd: RawFd, buf: &mut [u8], fin: &AtomicBool, m: &mut Measured)
                 m.r.errs += 1;
                 continue;
             }
-            Dg::Idle => {
+            Dg::Idle if client_gone(ctl_fd) => {
                 m.idle = true;
                 break;
             }
+            Dg::Idle => continue,
             Dg::Fin => break,
         }
         // SAFETY: valid buffer and the address recvfrom filled in.
