@@ -58,7 +58,10 @@ pub fn run_test(target: &Target, local: &Req, remote: &Req) -> Result<Outcome, C
     let test = tests_table::by_index(remote.req_index)
         .ok_or_else(|| ClientError::Local(format!("bad request index: {}", remote.req_index)))?;
     dbg_line!(trace, "sending request: {}", test.name);
-    let stream = connect(target)?;
+    dbg_line!(trace, "starting timer for {} seconds", target.wait_secs);
+    let stream = connect(target);
+    dbg_line!(trace, "stopping timer");
+    let stream = stream?;
     let mut ctl = Control::new(stream, Side::Client)
         .map_err(|e| ClientError::Local(crate::control::strerror(&e)))?;
     let mut run = Run {

@@ -106,6 +106,8 @@ pub fn serve(cfg: &ServerConfig) -> i32 {
                     .unwrap_or(false);
                 if quit {
                     sh.quit.store(true, Ordering::SeqCst);
+                } else {
+                    dbg_line!(Trace(cfg.debug), "ready for requests");
                 }
                 sh.in_flight.fetch_sub(1, Ordering::SeqCst);
             });
@@ -284,6 +286,7 @@ impl Test<'_> {
         // A silent peer must not hold us: bound every blocking data read.
         sock::set_idle_timeout(&data, Duration::from_secs(u64::from(MAX_WAIT_SECS)));
         dbg_line!(self.trace, "sending synchronization before test");
+        dbg_line!(self.trace, "waiting for synchronization before test");
         self.ctl.sync_before(self.timeout)?;
         dbg_line!(self.trace, "synchronization complete");
         let pattern = if name.ends_with("_lat") {

@@ -123,3 +123,42 @@ fn quit_stops_our_server() {
         assert_eq!(st.and_then(|s| s.code()), Some(0), "server exit");
     }
 }
+
+/// Masks port numbers in a `-D` trace.
+fn mask_ports(trace: &str) -> String {
+    trace
+        .lines()
+        .map(|l| match l.find(" port ") {
+            Some(i) => format!("{} port N", &l[..i]),
+            None => l.to_string(),
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// `-D` on both sides: (client stderr, server stderr) for one tcp_lat.
+fn traces(bin: &str) -> (String, String) {
+    let port = free_port();
+    let mut g =
+        ChildGuard::spawn(Command::new(bin).args(["-lp", &port.to_string(), "-D"])).unwrap();
+    g.wait_for_port(([127, 0, 0, 1], port).into(), Duration::from_secs(5))
+        .unwrap();
+    // wait_for_port's probe connection shows up in the server trace.
+    std::thread::sleep(Duration::from_millis(300));
+    let before = g.stderr_str().len();
+    let c = client(bin, "127.0.0.1", port, "-t 1 -D tcp_lat");
+    std::thread::sleep(Duration::from_millis(300));
+    let srv = g.stderr_str()[before..].to_string();
+    (mask_ports(&c.stderr_str()), mask_ports(&srv))
+}
+
+#[test]
+fn debug_traces_match_stock() {
+    let Some(stock) = testkit::stock::require("qperf") else {
+        return;
+    };
+    let (sc, ss) = traces(&stock.to_string_lossy());
+    let (oc, os) = traces(OURS);
+    assert_eq!(oc, sc, "client -D trace");
+    assert_eq!(os, ss, "server -D trace");
+}
