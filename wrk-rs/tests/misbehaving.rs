@@ -175,3 +175,40 @@ fn parses_report_lines() {
         }
     );
 }
+
+/// Golden 24: a TLS listener the client cannot negotiate with (TLSv1.0 only):
+/// every handshake failure is a connect error, retried in a tight loop.
+#[test]
+fn tls_handshake_failure_is_connect_error() {
+    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let Some(stock) = stock::require("wrk") else {
+        return;
+    };
+    let Some(nginx) = testkit::nginx::Nginx::start(testkit::nginx::Options {
+        tls: true,
+        extra_server: "ssl_protocols TLSv1; ssl_ciphers ALL:@SECLEVEL=0;".into(),
+        ..Default::default()
+    }) else {
+        return;
+    };
+    let url = nginx.https_url("/");
+    let mut counts = Vec::new();
+    for bin in [OURS.to_string(), stock.to_string_lossy().into_owned()] {
+        let f = proc::run(
+            Command::new(&bin)
+                .arg0("wrk")
+                .args(["-t1", "-c1", "-d2s", &url]),
+            Duration::from_secs(30),
+        )
+        .expect("ran");
+        assert_eq!(f.code(), Some(0), "{bin}: {}", f.stderr_str());
+        counts.push((parse(&f.stdout_str()), f.stdout_str()));
+    }
+    let ((o, oout), (s, sout)) = (&counts[0], &counts[1]);
+    let ctx = format!("--- ours\n{oout}--- stock\n{sout}");
+    assert_eq!((o.requests, s.requests), (0, 0), "{ctx}");
+    assert!(o.connect > 0 && s.connect > 0, "{ctx}");
+    assert_eq!((o.read, o.write, o.timeout), (0, 0, 0), "{ctx}");
+    let (lo, hi) = (o.connect.min(s.connect), o.connect.max(s.connect));
+    assert!(hi <= lo * 50, "{ctx}");
+}
