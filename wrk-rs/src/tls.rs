@@ -73,17 +73,21 @@ impl std::fmt::Debug for TlsClient {
 }
 
 impl TlsClient {
-    /// Context for `host` (the URL host: DNS name or IP literal).
-    pub fn new(host: &str) -> Result<TlsClient, String> {
+    /// Context for `host` (the URL host: DNS name or IP literal). A host
+    /// rustls does not accept as a name is replaced by the target address
+    /// `ip` (then no SNI is sent).
+    pub fn new(host: &str, ip: std::net::IpAddr) -> Result<TlsClient, String> {
         let provider = Arc::new(rustls::crypto::ring::default_provider());
-        let config = ClientConfig::builder_with_provider(provider.clone())
+        let verifier = Arc::new(NoVerify(provider.clone()));
+        let config = ClientConfig::builder_with_provider(provider)
             .with_safe_default_protocol_versions()
             .map_err(|e| e.to_string())?
             .dangerous()
-            .with_custom_certificate_verifier(Arc::new(NoVerify(provider)))
+            .with_custom_certificate_verifier(verifier)
             .with_no_client_auth();
         let host = host.trim_start_matches('[').trim_end_matches(']');
-        let name = ServerName::try_from(host.to_string()).map_err(|e| e.to_string())?;
+        let name = ServerName::try_from(host.to_string())
+            .unwrap_or_else(|_| ServerName::IpAddress(ip.into()));
         Ok(TlsClient {
             config: Arc::new(config),
             name,
@@ -218,5 +222,28 @@ impl TlsSession {
     pub fn close<S: Write>(&mut self, sock: &mut S) {
         self.conn.send_close_notify();
         let _ = self.flush(sock);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_and_fallback() {
+        let ip: std::net::IpAddr = "127.0.0.1".parse().unwrap();
+        for host in [
+            "localhost",
+            "example.com",
+            "127.0.0.1",
+            "[::1]",
+            "bad host name",
+            "",
+        ] {
+            let c = TlsClient::new(host, ip).expect("client");
+            assert!(c.session().is_ok(), "{host}");
+        }
+        let c = TlsClient::new("bad host name", ip).unwrap();
+        assert_eq!(c.name, ServerName::IpAddress(ip.into()));
     }
 }

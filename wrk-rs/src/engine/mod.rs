@@ -107,24 +107,43 @@ impl ThreadHandle {
 
 /// Spawns the OS thread with its own event loop. `stop` set → the thread
 /// finishes and returns.
+///
+/// Like wrk, a thread whose event loop or OS thread cannot be created ends
+/// the process: `unable to create thread N: <reason>` on stderr, exit 2.
 pub fn start_thread(
     cfg: EngineConfig,
     script: Option<Box<dyn ThreadScript>>,
     stop: Arc<AtomicBool>,
 ) -> ThreadHandle {
-    let inner = std::thread::Builder::new()
-        .name(format!("wrk-{}", cfg.index))
-        .spawn(
-            move || match worker::Worker::new(cfg.clone(), script, stop) {
-                Ok(w) => w.run(),
-                Err(_) => {
-                    // No event loop: every connection fails to register (wrk: connect errors).
-                    let mut r = ThreadResult::empty(&cfg, None);
-                    r.errors.connect = cfg.connections as u64;
-                    r
-                }
-            },
-        )
-        .expect("spawn worker thread");
-    ThreadHandle { inner }
+    let index = cfg.index;
+    let worker = match worker::Worker::new(cfg, script, stop) {
+        Ok(w) => w,
+        Err(e) => cannot_create(index, &e),
+    };
+    match std::thread::Builder::new()
+        .name(format!("wrk-{index}"))
+        .spawn(move || worker.run())
+    {
+        Ok(inner) => ThreadHandle { inner },
+        Err(e) => cannot_create(index, &e),
+    }
+}
+
+fn cannot_create(index: usize, e: &std::io::Error) -> ! {
+    use std::io::Write;
+    let _ = std::io::stdout().flush();
+    let msg = e.raw_os_error().map_or_else(
+        || e.to_string(),
+        |n| {
+            // strerror text without Rust's " (os error N)" suffix.
+            std::io::Error::from_raw_os_error(n)
+                .to_string()
+                .split(" (os error")
+                .next()
+                .unwrap_or_default()
+                .to_string()
+        },
+    );
+    eprintln!("unable to create thread {index}: {msg}");
+    std::process::exit(2)
 }

@@ -86,7 +86,7 @@ impl Worker {
         let has_delay = script.is_some() && shape.as_ref().is_some_and(|s| s.delay);
         let has_response = script.is_some() && shape.as_ref().is_some_and(|s| s.response);
         let tls = match &cfg.tls_server_name {
-            Some(host) => Some(TlsClient::new(host).map_err(io::Error::other)?),
+            Some(host) => Some(TlsClient::new(host, cfg.addr.ip()).map_err(io::Error::other)?),
             None => None,
         };
         let origin = cfg.rate.map(|_| rate_origin_us());
