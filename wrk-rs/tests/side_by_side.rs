@@ -327,3 +327,36 @@ fn request_bytes_match_stock() {
         assert!(seen[0].2, "{:?}", seen[0]);
     }
 }
+
+/// Golden 39 and 47: IPv6 literal URL, `1k` connections.
+#[test]
+fn ipv6_literal_and_1k_connections() {
+    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let Some(stock) = stock::require("wrk") else {
+        return;
+    };
+    let stock = stock.to_string_lossy().into_owned();
+    sys::raise_fd_limit();
+    let Some(nginx) = Nginx::start(Options {
+        ipv6: true,
+        ..Options::default()
+    }) else {
+        return;
+    };
+    let (o, _) = compare(
+        &stock,
+        &["-t2", "-c1k", "-d2s", &nginx.http_url("/small.txt")],
+    );
+    assert!(
+        o.stdout.contains("  2 threads and 1000 connections\n"),
+        "{}",
+        o.stdout
+    );
+    match nginx.http6_url("/small.txt") {
+        Some(url) => {
+            let (o, s) = compare(&stock, &["-t1", "-c2", "-d1s", &url]);
+            within_factor(requests(&o.stdout), requests(&s.stdout), 5, "ipv6 requests");
+        }
+        None => stock::missing("IPv6 loopback"),
+    }
+}
