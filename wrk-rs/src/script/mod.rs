@@ -386,11 +386,13 @@ impl MainScript for LuaMain {
         // thread:stop() before the run has no effect in wrk (the loop resets it).
         shared.stop.store(false, Ordering::Relaxed);
         let globals = tl.globals();
+        let keys = HookKeys::new(&tl).map_err(failure)?;
         Ok(Box::new(LuaThread {
             lua: tl,
             globals,
             shared,
             static_req: None,
+            keys,
         }))
     }
 
@@ -441,10 +443,28 @@ struct LuaThread {
     shared: Arc<ThreadShared>,
     /// The frozen request of static mode (no `request` global).
     static_req: Option<Vec<u8>>,
+    /// Interned hook names (saves a string lookup per call).
+    keys: HookKeys,
+}
+
+struct HookKeys {
+    request: mlua::String,
+    response: mlua::String,
+    delay: mlua::String,
+}
+
+impl HookKeys {
+    fn new(lua: &Lua) -> mlua::Result<HookKeys> {
+        Ok(HookKeys {
+            request: lua.create_string("request")?,
+            response: lua.create_string("response")?,
+            delay: lua.create_string("delay")?,
+        })
+    }
 }
 
 impl LuaThread {
-    fn global_fn(&self, name: &str) -> Option<Function> {
+    fn global_fn(&self, name: &mlua::String) -> Option<Function> {
         match self.globals.get::<Value>(name) {
             Ok(Value::Function(f)) => Some(f),
             _ => None,
@@ -458,7 +478,7 @@ impl LuaThread {
             out.extend_from_slice(s);
             return Ok(());
         }
-        let (f, dynamic) = match self.global_fn("request") {
+        let (f, dynamic) = match self.global_fn(&self.keys.request) {
             Some(f) => (f, true),
             None => {
                 let wrk: Table = self.globals.get("wrk")?;
@@ -492,9 +512,9 @@ impl ThreadScript for LuaThread {
         })?;
         Ok(ScriptShape {
             pipeline,
-            dynamic: self.global_fn("request").is_some(),
-            delay: self.global_fn("delay").is_some(),
-            response: self.global_fn("response").is_some(),
+            dynamic: self.global_fn(&self.keys.request).is_some(),
+            delay: self.global_fn(&self.keys.delay).is_some(),
+            response: self.global_fn(&self.keys.response).is_some(),
         })
     }
 
@@ -503,7 +523,7 @@ impl ThreadScript for LuaThread {
     }
 
     fn delay(&mut self) -> Result<u64, ScriptFailure> {
-        let Some(f) = self.global_fn("delay") else {
+        let Some(f) = self.global_fn(&self.keys.delay) else {
             return Ok(0);
         };
         let v: Value = f.call(()).map_err(failure)?;
@@ -526,7 +546,7 @@ impl ThreadScript for LuaThread {
         headers: &[(&[u8], &[u8])],
         body: &[u8],
     ) -> Result<(), ScriptFailure> {
-        let Some(f) = self.global_fn("response") else {
+        let Some(f) = self.global_fn(&self.keys.response) else {
             return Ok(());
         };
         let lua = &self.lua;

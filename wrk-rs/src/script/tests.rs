@@ -465,3 +465,32 @@ fn nested_and_cyclic_tables_transfer_sensibly() {
     m.done(&Summary::default(), &s, &s).unwrap();
     assert_eq!(global::<String>(&m, "result"), "d3");
 }
+
+/// Per-call cost of the hooks (run: cargo test --release -p wrk-rs --lib hook_cost -- --ignored --nocapture).
+#[test]
+#[ignore]
+fn hook_cost() {
+    let p =
+        script_file("function request() return wrk.request() end\nfunction response(s, h, b) end");
+    let mut m = main_for(&p, &env());
+    let mut t = m.create_thread(0, addr()).unwrap();
+    t.validate().unwrap();
+    let mut out = Vec::with_capacity(256);
+    let n = 1_000_000u32;
+    let start = std::time::Instant::now();
+    for _ in 0..n {
+        t.request(&mut out).unwrap();
+    }
+    let req_ns = start.elapsed().as_nanos() as f64 / f64::from(n);
+    let headers: [(&[u8], &[u8]); 3] = [
+        (b"Server", b"x"),
+        (b"Content-Length", b"5"),
+        (b"Date", b"now"),
+    ];
+    let start = std::time::Instant::now();
+    for _ in 0..n {
+        t.response(200, &headers, b"hello").unwrap();
+    }
+    let resp_ns = start.elapsed().as_nanos() as f64 / f64::from(n);
+    println!("request(): {req_ns:.0} ns/call, response() with 3 headers: {resp_ns:.0} ns/call");
+}
