@@ -348,3 +348,42 @@ fn ipv6_loopback() {
     assert!(r.complete > 10, "{:?} {}", r.errors, r.complete);
     assert_eq!(r.errors, Default::default());
 }
+
+#[test]
+fn large_requests_partial_writes_plain_and_tls() {
+    let body = vec![b'x'; 300 * 1024];
+    let post = |addr: SocketAddr| {
+        let mut r = format!(
+            "POST /echo HTTP/1.1\r\nHost: {addr}\r\nContent-Length: {}\r\n\r\n",
+            body.len()
+        )
+        .into_bytes();
+        r.extend_from_slice(&body);
+        r
+    };
+    // Plain: the echo server returns the body; every byte must arrive.
+    let srv = HttpTarget::start();
+    let r = run(config(srv.addr(), post(srv.addr()), 2), None, 500);
+    assert!(r.complete > 5, "{:?} {}", r.errors, r.complete);
+    assert_eq!(r.errors, Default::default());
+    assert!(r.bytes >= r.complete * body.len() as u64);
+    // TLS: larger than rustls' plaintext buffer (64 KiB), so writes resume
+    // on writability. nginx answers POST to a static file with 405.
+    let Some(ngx) = testkit::nginx::Nginx::start(testkit::nginx::Options {
+        tls: true,
+        ..Default::default()
+    }) else {
+        return;
+    };
+    let addr = ngx.https_addr().expect("https listener");
+    let mut cfg = config(addr, post(addr), 2);
+    cfg.tls_server_name = Some("localhost".to_string());
+    let r = run(cfg, None, 800);
+    assert!(r.complete > 5, "{:?} {}", r.errors, r.complete);
+    assert_eq!(
+        r.errors.connect + r.errors.read + r.errors.write,
+        0,
+        "{:?}",
+        r.errors
+    );
+}

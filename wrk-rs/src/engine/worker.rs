@@ -294,7 +294,7 @@ impl Worker {
                             return;
                         }
                     }
-                    if c.written > 0 {
+                    if c.want_write {
                         self.send(i);
                     }
                 }
@@ -411,6 +411,8 @@ impl Worker {
                 c.write(&self.cfg.request[c.written..])
             };
             match res {
+                // TLS buffer full: wait for writability (flush, then resume).
+                Ok(0) => return,
                 Ok(n) => {
                     c.written += n;
                     if c.written >= len {
