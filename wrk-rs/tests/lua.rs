@@ -514,3 +514,45 @@ end
         assert!(responses > 0, "{bin}: {l}");
     }
 }
+
+/// `-R` (wrk2) mode: `wrk.time_us()` exists and done() gets HdrHistogram
+/// stats objects whose `#` is the sample count.
+#[test]
+fn rate_mode_stats_objects() {
+    let dir = testkit::tmp::TempDir::new("wrk-lua-rate").unwrap();
+    let p = dir.path().join("rate.lua");
+    std::fs::write(
+        &p,
+        r#"
+function init() started = wrk.time_us() end
+function done(summary, latency, requests)
+  io.write(string.format("n=%d requests=%d time=%s p100max=%s\n", #latency, summary.requests,
+    type(wrk.time_us()), tostring(latency:percentile(100) == latency.max)))
+end
+"#,
+    )
+    .unwrap();
+    let script = p.to_string_lossy().into_owned();
+    let t = HttpTarget::start();
+    let url = t.url("/");
+    let o = run(
+        OURS,
+        &["-t1", "-c2", "-d1s", "-R", "200", "-s", &script, &url],
+    );
+    assert_eq!(o.code, Some(0), "{}", o.stderr);
+    let last = o.stdout.lines().last().unwrap_or_default().to_string();
+    let kv: Vec<&str> = last.split(' ').collect();
+    assert_eq!(kv.len(), 4, "{}", o.stdout);
+    let n: u64 = kv[0].strip_prefix("n=").unwrap().parse().unwrap();
+    let req: u64 = kv[1].strip_prefix("requests=").unwrap().parse().unwrap();
+    assert!(req > 100 && n <= req && n + 2 >= req, "{last}");
+    assert_eq!(&kv[2..], ["time=number", "p100max=true"], "{last}");
+    // Without -R there is no wrk.time_us (wrk 4.1.0 has none).
+    std::fs::write(
+        &p,
+        "function done() io.write('time_us=', type(wrk.time_us), '\\n') end\n",
+    )
+    .unwrap();
+    let o = run(OURS, &["-t1", "-c1", "-d1s", "-s", &script, &url]);
+    assert!(o.stdout.ends_with("time_us=nil\n"), "{}", o.stdout);
+}
