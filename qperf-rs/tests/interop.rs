@@ -375,3 +375,44 @@ fn no_server_fails_to_connect() {
         ClientError::Local("127.0.0.1: failed to connect".into())
     );
 }
+
+// ---------- syscalls per message (compat/qperf/strace_calls.sh) ----------
+
+#[test]
+fn data_path_syscalls_per_message_match_stock() {
+    let Some(stock) = testkit::stock::require("qperf") else {
+        return;
+    };
+    if testkit::stock::require("strace").is_none() {
+        return;
+    }
+    let script = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../compat/qperf/strace_calls.sh"
+    );
+    let f = testkit::proc::run(
+        std::process::Command::new(script).args([
+            env!("CARGO_BIN_EXE_qperf"),
+            &stock.to_string_lossy(),
+            "1",
+        ]),
+        std::time::Duration::from_secs(120),
+    )
+    .unwrap();
+    let out = f.stdout_str();
+    assert_eq!(f.code(), Some(0), "{out}\n{}", f.stderr_str());
+    eprintln!("{}{out}", f.stderr_str());
+    let mut seen = 0;
+    for line in out.lines().filter(|l| l.contains("ratio ours/stock")) {
+        let nums: Vec<f64> = line
+            .split_whitespace()
+            .filter_map(|w| w.parse().ok())
+            .collect();
+        assert_eq!(nums.len(), 2, "{line}");
+        for r in nums {
+            assert!((0.8..1.25).contains(&r), "{line}");
+        }
+        seen += 1;
+    }
+    assert_eq!(seen, 2, "{out}");
+}
