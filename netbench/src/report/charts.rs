@@ -68,6 +68,13 @@ fn lines(r: &Results, test: &str, title: &str, unit: &str, scale: f64) -> ChartR
         (1.0, 10.0)
     };
     let ymax = max_or_one(series.iter().flat_map(|(_, p)| p.iter().map(|(_, y)| *y)));
+    // Ticks at the swept sizes, labelled like the table rows.
+    let ticks: Vec<f64> = r
+        .msg_sizes
+        .iter()
+        .filter(|s| **s > 0)
+        .map(|s| *s as f64)
+        .collect();
     let mut svg = String::new();
     {
         let root = SVGBackend::with_string(&mut svg, SIZE).into_drawing_area();
@@ -77,11 +84,14 @@ fn lines(r: &Results, test: &str, title: &str, unit: &str, scale: f64) -> ChartR
             .margin(15)
             .x_label_area_size(45)
             .y_label_area_size(70)
-            .build_cartesian_2d((xmin..xmax).log_scale(), 0f64..ymax * 1.1)
+            .build_cartesian_2d(
+                (xmin..xmax).log_scale().with_key_points(ticks.clone()),
+                0f64..ymax * 1.1,
+            )
             .map_err(err)?;
         chart
             .configure_mesh()
-            .x_desc("message size (bytes, log scale)")
+            .x_desc("message size (log scale)")
             .y_desc(unit)
             .x_label_formatter(&|x| crate::sweep::size_label(x.round() as u64))
             .draw()
