@@ -48,12 +48,29 @@ pub fn locate(qperf: Option<PathBuf>, wrk: Option<PathBuf>) -> Result<Tools, Str
         qperf: q.ok_or_else(|| missing("qperf"))?,
         wrk: w.ok_or_else(|| missing("wrk"))?,
     };
-    for p in [&tools.qperf, &tools.wrk] {
-        if !p.is_file() {
-            return Err(format!("{}: no such file", p.display()));
+    Ok(Tools {
+        qperf: resolve(tools.qperf)?,
+        wrk: resolve(tools.wrk)?,
+    })
+}
+
+/// A path as given, or a bare name looked up in `$PATH` (like a shell).
+fn resolve(p: PathBuf) -> Result<PathBuf, String> {
+    if p.components().count() == 1 && !p.is_file() {
+        let found = std::env::var_os("PATH").and_then(|path| {
+            std::env::split_paths(&path)
+                .map(|d| d.join(&p))
+                .find(|c| c.is_file())
+        });
+        if let Some(f) = found {
+            return Ok(f);
         }
     }
-    Ok(tools)
+    if p.is_file() {
+        Ok(p)
+    } else {
+        Err(format!("{}: no such file", p.display()))
+    }
 }
 
 /// `target/<profile>/<name>` next to our executable, or `target/release/<name>`.

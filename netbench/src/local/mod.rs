@@ -175,7 +175,7 @@ impl LocalTargets {
             .iter()
             .map(|t| {
                 format!(
-                    "target {}: qperf server {} , HTTP {}",
+                    "target {}: qperf server {}, HTTP {}",
                     t.name,
                     t.qperf.as_ref().map_or(String::new(), |q| format!(
                         "{}{}",
