@@ -716,22 +716,28 @@ fn opts_topic() -> String {
 }
 
 fn options_topic() -> String {
+    // Each group: the option, its one-side variants, then the explanation.
     let mut s = String::new();
+    let mut text: Option<&str> = None;
+    let flush = |s: &mut String, text: &mut Option<&str>| {
+        if let Some(t) = text.take() {
+            s.push_str(&wrap_text(t));
+        }
+    };
     for (spell, _, indent) in OPTS {
         if *indent > 0 {
             s.push_str(&format!("  {spell}\n"));
             continue;
         }
-        if !s.is_empty() {
-            // The explanation of the previous group.
-            s.push('\n');
-        }
+        flush(&mut s, &mut text);
         s.push_str(spell);
         s.push('\n');
-        if let Some((_, text)) = OPTION_TEXT.iter().find(|(o, _)| o == spell) {
-            s.push_str(&wrap_text(text));
-        }
+        text = OPTION_TEXT
+            .iter()
+            .find(|(o, _)| o == spell)
+            .map(|(_, t)| *t);
     }
+    flush(&mut s, &mut text);
     s
 }
 
