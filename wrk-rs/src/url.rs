@@ -235,3 +235,20 @@ mod tests {
         }
     }
 }
+
+#[cfg(test)]
+mod props {
+    use super::parse;
+    use proptest::prelude::*;
+
+    proptest! {
+        #[test]
+        fn never_panics(s in "([a-zA-Z]{0,5}://)?[ -~\u{e9}]{0,30}") {
+            if let Some(u) = parse(&s) {
+                prop_assert!(u.path.starts_with('/'));
+                prop_assert!(!u.host.is_empty());
+                prop_assert!(!u.path.contains('#'));
+            }
+        }
+    }
+}

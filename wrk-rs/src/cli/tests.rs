@@ -176,3 +176,53 @@ fn version_does_not_exit() {
     assert!(matches!(p, Parsed::Run(_)));
     assert_eq!(out, VERSION_LINE);
 }
+
+mod props {
+    use super::super::*;
+    use proptest::prelude::*;
+
+    fn arg() -> impl Strategy<Value = String> {
+        prop_oneof![
+            Just("--".to_string()),
+            Just("-".to_string()),
+            "-[tcdsHTLrvRUBx?h]{1,3}[0-9kmsKMGh ]{0,3}",
+            "--[a-z_]{0,14}(=[0-9a-z]{0,3})?",
+            "[0-9]{0,4}[kmsh]?",
+            "(http|https|ws|HTTP)://[a-z0-9.:\\[\\]@]{0,12}(/[ -~]{0,8})?",
+            ".{0,6}",
+        ]
+    }
+
+    proptest! {
+        /// Any argument vector: no panic, and a run config is always valid.
+        #[test]
+        fn never_panics(args in proptest::collection::vec(arg(), 0..8)) {
+            let argv: Vec<String> = std::iter::once("wrk".to_string()).chain(args).collect();
+            let (mut out, mut err) = (Vec::new(), Vec::new());
+            match parse(&argv, &mut out, &mut err) {
+                Parsed::Run(c) => {
+                    prop_assert!(c.threads > 0 && c.duration_s > 0);
+                    prop_assert!(c.connections >= c.threads);
+                    prop_assert_eq!(&c.script_args[0], &c.url);
+                    prop_assert!(c.target.path.starts_with('/'));
+                }
+                Parsed::Exit(code) => {
+                    prop_assert_eq!(code, 1);
+                    prop_assert!(String::from_utf8_lossy(&out).ends_with(USAGE));
+                }
+            }
+        }
+
+        #[test]
+        fn numbers_never_panic(s in ".{0,12}") {
+            let _ = scan_metric(&s);
+            let _ = scan_time(&s);
+        }
+
+        #[test]
+        fn plain_numbers_round_trip(n in 0u64..1_000_000_000, unit in prop_oneof![Just(""), Just("k"), Just("M")]) {
+            let mult = match unit { "k" => 1000, "M" => 1_000_000, _ => 1 };
+            prop_assert_eq!(scan_metric(&format!("{n}{unit}")), Some(n * mult));
+        }
+    }
+}

@@ -360,3 +360,28 @@ mod tests {
         }
     }
 }
+
+#[cfg(test)]
+mod props {
+    use super::validate;
+    use proptest::prelude::*;
+
+    proptest! {
+        /// Arbitrary bytes: no panic; the error position lies inside the input.
+        #[test]
+        fn never_panics(b in proptest::collection::vec(any::<u8>(), 0..200)) {
+            if let Err(e) = validate(&b) {
+                let pos = e.rsplit(' ').next().unwrap_or("");
+                let line: usize = pos.split(':').next().and_then(|l| l.parse().ok()).unwrap_or(0);
+                prop_assert!(line >= 1 && line <= b.len() + 1, "{}", e);
+            }
+        }
+
+        /// N well-formed requests validate as N.
+        #[test]
+        fn counts_pipelines(n in 1usize..6, path in "/[a-z0-9/]{0,10}", body in "[a-z]{0,5}") {
+            let one = format!("POST {path} HTTP/1.1\r\nHost: h\r\nContent-Length: {}\r\n\r\n{body}", body.len());
+            prop_assert_eq!(validate(one.repeat(n).as_bytes()), Ok(n));
+        }
+    }
+}
