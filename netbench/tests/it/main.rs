@@ -2,5 +2,6 @@
 
 mod e2e;
 mod golden_parse;
+mod proptests;
 mod support;
 mod tables;
