@@ -176,6 +176,17 @@ fn thread_object_errors_match_stock() {
             "function request() return 'GET / HTTP/1.1\\r\\nBad Name: v\\r\\n\\r\\n' end\n",
         ),
         ("garbage.lua", "function request() return 'GARBAGE' end\n"),
+        ("err_table.lua", "function init() error({}) end\n"),
+        ("err_number.lua", "function init() error(42) end\n"),
+        (
+            "err_index.lua",
+            "function init() local x = nil; x.y = 1 end\n",
+        ),
+        ("err_done.lua", "function done() error('late') end\n"),
+        (
+            "err_setup.lua",
+            "function setup(t) t:get(nil, 1, 2) error('s') end\n",
+        ),
         (
             "no_blank.lua",
             "function request() return 'GET / HTTP/1.1\\r\\nHost: x\\r\\n' end\n",
@@ -555,4 +566,43 @@ end
     .unwrap();
     let o = run(OURS, &["-t1", "-c1", "-d1s", "-s", &script, &url]);
     assert!(o.stdout.ends_with("time_us=nil\n"), "{}", o.stdout);
+}
+
+/// `response(status, headers, body)` sees the same values under ours and stock.
+#[test]
+fn response_hook_arguments_match_stock() {
+    let Some(wrk) = stock::require("wrk") else {
+        return;
+    };
+    let dir = testkit::tmp::TempDir::new("wrk-lua-resp").unwrap();
+    let p = dir.path().join("resp.lua");
+    std::fs::write(
+        &p,
+        r#"
+wrk.method = "POST"
+wrk.body = "ping-body"
+local threads = {}
+function setup(t) table.insert(threads, t) end
+function response(status, headers, body)
+  local names = {}
+  for k in pairs(headers) do names[#names + 1] = k end
+  table.sort(names)
+  last = string.format("%s %d [%s] %s", type(status), status, table.concat(names, ","), body)
+end
+function done()
+  for _, t in ipairs(threads) do io.write(t:get("last"), "\n") end
+end
+"#,
+    )
+    .unwrap();
+    let script = p.to_string_lossy().into_owned();
+    let t = HttpTarget::start();
+    let url = t.url("/echo");
+    let args = ["-t2", "-c2", "-d1s", "-s", script.as_str(), url.as_str()];
+    let ours = analyse(run(OURS, &args));
+    let theirs = analyse(run(wrk.to_str().unwrap(), &args));
+    assert_ran(&ours, &theirs);
+    assert_eq!(ours.after.len(), 2, "{}", ours.out.stdout);
+    // Date values differ; names, status and body must not.
+    assert_eq!(ours.after, theirs.after);
 }

@@ -62,6 +62,23 @@ return function(path)
 end
 "#;
 
+/// Calls a function so that its error value reaches Rust the way LuaJIT's
+/// panic handler would print it: strings as is, numbers converted, other
+/// values as `?`; Rust-side failures (lookup) pass through untouched.
+const PROTECT: &str = r#"
+local pcall, type, tostring, error = pcall, type, tostring, error
+local function finish(ok, ...)
+   if ok then return ... end
+   local e = ...
+   local t = type(e)
+   if t == "number" then e = tostring(e) elseif t ~= "string" and t ~= "userdata" then e = "?" end
+   error(e, 0)
+end
+return function(f, ...)
+   return finish(pcall(f, ...))
+end
+"#;
+
 /// Lua's name of a value's type (`luaL_typename`).
 pub(crate) fn lua_type_name(v: &Value) -> &'static str {
     match v {
@@ -175,6 +192,24 @@ pub fn flush_c_stdout() {
     }
 }
 
+/// Calls `f` through [`PROTECT`], flushing stdout around it (cold paths:
+/// setup, init, done, resolve).
+fn call_protected<R: mlua::FromLuaMulti>(
+    lua: &Lua,
+    f: &Function,
+    args: impl mlua::IntoLuaMulti,
+) -> Result<R, ScriptFailure> {
+    let protect: Function = lua
+        .named_registry_value("wrk-rs.protect")
+        .map_err(failure)?;
+    let mut all = args.into_lua_multi(lua).map_err(failure)?;
+    all.push_front(Value::Function(f.clone()));
+    flush_rust();
+    let r = protect.call(all);
+    flush_c_stdout();
+    r.map_err(failure)
+}
+
 /// Creates one state: libraries, the `wrk` module and fields, then the script file.
 fn new_state(path: &str, env: &ScriptEnv) -> mlua::Result<Lua> {
     // SAFETY: wrk opens every library, including ffi; scripts are trusted input.
@@ -236,6 +271,8 @@ fn new_state(path: &str, env: &ScriptEnv) -> mlua::Result<Lua> {
         headers.set(name.as_str(), value.as_str())?;
     }
 
+    let protect: Function = lua.load(PROTECT).set_name("=wrk").eval()?;
+    lua.set_named_registry_value("wrk-rs.protect", protect)?;
     let dofile: Function = lua.load(DOFILE).set_name("=wrk").eval()?;
     flush_rust();
     let (ok, err): (bool, Value) = dofile.call(path)?;
@@ -274,10 +311,7 @@ impl LuaMain {
         f: &Function,
         args: impl mlua::IntoLuaMulti,
     ) -> Result<R, ScriptFailure> {
-        flush_rust();
-        let r = f.call(args);
-        flush_c_stdout();
-        r.map_err(failure)
+        call_protected(&self.lua, f, args)
     }
 
     fn done_with(
@@ -379,10 +413,7 @@ impl MainScript for LuaMain {
         for (i, a) in self.env.args.iter().enumerate() {
             args.raw_set(i, a.as_str()).map_err(failure)?;
         }
-        flush_rust();
-        let r = init.call::<()>(args);
-        flush_c_stdout();
-        r.map_err(failure)?;
+        call_protected::<()>(&tl, &init, args)?;
         // thread:stop() before the run has no effect in wrk (the loop resets it).
         shared.stop.store(false, Ordering::Relaxed);
         let globals = tl.globals();
