@@ -30,24 +30,10 @@ cleanup() {
 trap cleanup EXIT INT TERM
 
 if [ -z "$url" ]; then
-    port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-    mkdir -p "$tmp/logs" "$tmp/html" "$tmp/tmp"
-    printf 'small' > "$tmp/html/small.txt"
-    cat > "$tmp/nginx.conf" <<CONF
-daemon off; master_process off; worker_processes 1; worker_rlimit_nofile 65535;
-pid $tmp/logs/nginx.pid; error_log $tmp/logs/error.log warn;
-events { worker_connections 20000; }
-http { access_log off; keepalive_requests 1000000; client_body_temp_path $tmp/tmp;
-  proxy_temp_path $tmp/tmp; fastcgi_temp_path $tmp/tmp; uwsgi_temp_path $tmp/tmp; scgi_temp_path $tmp/tmp;
-  server { listen 127.0.0.1:$port; root $tmp/html; } }
-CONF
-    nginx -p "$tmp" -c "$tmp/nginx.conf" >"$tmp/nginx.out" 2>&1 &
-    ngpid=$!
-    i=0
-    until python3 -c "import socket; socket.create_connection(('127.0.0.1',$port),1)" 2>/dev/null; do
-        i=$((i + 1)); [ $i -lt 100 ] || { cat "$tmp/nginx.out" >&2; exit 1; }; sleep 0.1
-    done
-    url="http://127.0.0.1:$port/small.txt"
+    . "$here/nginx.sh"
+    start_nginx "$tmp"
+    ngpid=$NGINX_PID
+    url=$NGINX_URL
 fi
 
 measure() { # name binary
