@@ -19,7 +19,7 @@ use common::wrk::report::Errors;
 use common::wrk::stats::Stats;
 use mio::{Events, Interest, Poll, Token};
 
-use super::clock::{now_us, rate_origin_us};
+use super::clock::now_us;
 use super::conn::{open, Conn, Phase};
 use super::precise::PreciseTimer;
 use super::sampler::{RateSampler, INTERVAL_US, MAX_RATE};
@@ -89,7 +89,10 @@ impl Worker {
             Some(host) => Some(TlsClient::new(host, cfg.addr.ip()).map_err(io::Error::other)?),
             None => None,
         };
-        let origin = cfg.rate.map(|_| rate_origin_us());
+        // Each run's schedule starts when its threads are created (threads of
+        // one run start within moments of each other; the global spread of
+        // `rate::Schedule` keeps the total rate either way).
+        let origin = cfg.rate.map(|_| now_us());
         let conns = (0..cfg.connections)
             .map(|i| {
                 let schedule = cfg.rate.zip(origin).map(|(r, start)| {
