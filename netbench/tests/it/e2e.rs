@@ -186,3 +186,77 @@ fn netns_is_created_and_removed() {
     assert!(!list(&["netns", "list"]).contains(&name));
     assert!(!list(&["link"]).contains(&host_if));
 }
+
+#[test]
+fn ctrl_c_stops_everything_and_keeps_the_report() {
+    let Some((qperf, wrk)) = tools() else { return };
+    let dir = TempDir::new("netbench-e2e-int").expect("tmp");
+    let out = dir.join("out");
+    let mut cmd = Command::new(NETBENCH);
+    cmd.arg("--qperf")
+        .arg(&qperf)
+        .arg("--wrk")
+        .arg(&wrk)
+        .arg("-o")
+        .arg(&out);
+    cmd.args(["-d", "30s", "--qperf-time", "5"]);
+    let mut child = ChildGuard::spawn(&mut cmd).expect("netbench starts");
+    // Wait until the servers are up (the loopback line is printed).
+    let started = std::time::Instant::now();
+    while !child.stderr_str().contains("target loopback:") {
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "no start: {}",
+            child.stderr_str()
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    std::thread::sleep(Duration::from_secs(2));
+    child.signal(libc::SIGINT).expect("SIGINT");
+    let done = child
+        .finish(Duration::from_secs(30))
+        .expect("netbench exits");
+    let err = done.stderr_str();
+    assert!(!done.timed_out, "{err}");
+    assert_eq!(done.code(), Some(130), "{err}");
+    let md = std::fs::read_to_string(out.join("report.md")).expect("report written");
+    assert!(md.contains("error: interrupted"), "{md}");
+    // Every loopback server we saw announced is gone (only loopback: other
+    // addresses may be answered by whatever routes them once the namespace
+    // is deleted).
+    for word in err.split_whitespace() {
+        let addr = word
+            .trim_start_matches("http://")
+            .trim_end_matches(['/', ',']);
+        if let Ok(addr) = addr.parse::<std::net::SocketAddr>() {
+            if !addr.ip().is_loopback() {
+                continue;
+            }
+            assert!(
+                std::net::TcpStream::connect_timeout(&addr, Duration::from_millis(300)).is_err(),
+                "{addr} still listens"
+            );
+        }
+    }
+    let lp = err
+        .split("-lp ")
+        .nth(1)
+        .and_then(|s| s.split(',').next())
+        .and_then(|p| p.trim().parse::<u16>().ok())
+        .expect("loopback qperf port in stderr");
+    assert!(
+        std::net::TcpStream::connect(("127.0.0.1", lp)).is_err(),
+        "qperf server still listens"
+    );
+    if let Some(ns) = err.split_whitespace().find(|w| w.starts_with("netbench-")) {
+        let ns = ns.trim_end_matches(':');
+        let list = Command::new("ip")
+            .args(["netns", "list"])
+            .output()
+            .expect("ip");
+        assert!(
+            !String::from_utf8_lossy(&list.stdout).contains(ns),
+            "{ns} not deleted"
+        );
+    }
+}
