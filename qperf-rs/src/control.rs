@@ -195,6 +195,20 @@ impl Control {
         }
     }
 
+    /// Waits up to `d` for the peer to report an error or go away; `None`
+    /// when it did neither.
+    pub fn wait_peer_error(&mut self, d: Duration) -> Option<CtlError> {
+        let deadline = Instant::now() + d;
+        loop {
+            match wait(self.fd(), false, deadline) {
+                Ok(Ready::Urgent) => return Some(self.read_urgent()),
+                Ok(Ready::In) if self.peer_gone() => return Some(CtlError::Peer(String::new())),
+                Ok(Ready::In) => std::thread::sleep(Duration::from_millis(5)),
+                _ => return None,
+            }
+        }
+    }
+
     /// Whether the peer has closed or reset the connection (without urgent data).
     pub fn peer_gone(&self) -> bool {
         fd_peer_gone(self.fd())

@@ -42,6 +42,8 @@ pub const MAX_MSG_SIZE: u32 = 1 << 30;
 pub const MAX_WAIT_SECS: u32 = 3;
 /// How long we wait for the peer to close after sending it our error.
 pub const ERROR_LINGER: Duration = Duration::from_secs(1);
+/// How long an RDMA request waits for the client's own error first.
+const RDMA_GRACE: Duration = Duration::from_millis(500);
 /// Connections whose REQ is being read or which wait for the test slot.
 const MAX_IN_FLIGHT: usize = 32;
 
@@ -239,7 +241,16 @@ impl Test<'_> {
                 datapath::rds::server_hosts(self.ctl, self.timeout)?;
                 datapath::rds::rds_socket().map(|()| false)
             }
-            _ => Err(local(rdma_error(req))),
+            _ => {
+                // A client without a device fails at once and tells us; a
+                // stock server is slower to fail than that (it opens the
+                // verbs library first), so the client's own error is what
+                // its user sees (golden rdma_no_device).  Keep that order.
+                if let Some(e) = self.ctl.wait_peer_error(RDMA_GRACE) {
+                    return Err(e);
+                }
+                Err(local(rdma_error(req)))
+            }
         }
     }
 
