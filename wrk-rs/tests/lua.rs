@@ -606,3 +606,50 @@ end
     // Date values differ; names, status and body must not.
     assert_eq!(ours.after, theirs.after);
 }
+
+/// The first `request()` result is validated like wrk's http_parser: same
+/// verdicts and `<error> at <line>:<column>` texts.
+#[test]
+fn request_validation_matches_stock() {
+    let Some(wrk) = stock::require("wrk") else {
+        return;
+    };
+    let dir = testkit::tmp::TempDir::new("wrk-lua-verify").unwrap();
+    let t = HttpTarget::start();
+    let url = t.url("/");
+    let cases = [
+        r"get / HTTP/1.1\r\n\r\n",
+        r"GET / HTTP/1.1\r\nContent-Length: 5\r\n\r\nab",
+        r"GET / HTTP/1.1\r\nContent-Length: 1\r\nContent-Length: 1\r\n\r\nx",
+        r"GET / HTTP/1.1\r\nTransfer-Encoding: chunked\r\nContent-Length: 1\r\n\r\n",
+        r"GET / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\nz\r\n",
+        r"GET /\1 HTTP/1.1\r\n\r\n",
+        r"GET / HTTP/1.1\r\n: v\r\n\r\n",
+        r"GET / HTTP/1.1\r\nX: a\127\r\n\r\n",
+        r"GET / HTTP/1.1\r\nX: a\rb\r\n\r\n",
+        r"GET / HTTP/1.1\r\r\n",
+        r"GET / HTTP/1.1\r\nConnection: close\r\n\r\nGET / HTTP/1.1\r\n\r\n",
+        r"GET / HTTP/1.0\r\n\r\nGET / HTTP/1.0\r\n\r\n",
+        r"GET / HTTP/1000.1\r\n\r\n",
+        r"GET / HTTP/1.1 \r\n\r\n",
+        r"GET / XTTP/1.1\r\n\r\n",
+        r"GET / HTTP/1.x\r\n\r\n",
+        r"POST / HTTP/1.1\r\nContent-Length: 1x\r\n\r\n",
+        r"MKCOLX / HTTP/1.1\r\n\r\n",
+        r"GET / HTTP/1.1\r\nHost: x\r\n",
+        // valid ones (these run for a second)
+        r"GET / HTTP/1.1\nHost: x\n\n",
+        r"M-SEARCH * HTTP/1.1\r\nHost: x\r\n folded\r\n\r\n",
+        r"GET http://h/x?y#z HTTP/1.1\r\n\r\nGET / HT",
+    ];
+    for (i, case) in cases.iter().enumerate() {
+        let p = dir.path().join(format!("v{i}.lua"));
+        std::fs::write(&p, format!("function request() return \"{case}\" end\n")).unwrap();
+        let p = p.to_string_lossy().into_owned();
+        let args = ["-t1", "-c1", "-d1s", "-s", p.as_str(), url.as_str()];
+        let ours = run(OURS, &args);
+        let theirs = run(wrk.to_str().unwrap(), &args);
+        assert_eq!(ours.stderr, theirs.stderr, "{case}");
+        assert_eq!(ours.code, theirs.code, "{case}");
+    }
+}

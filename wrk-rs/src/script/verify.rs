@@ -312,40 +312,31 @@ fn run(data: &[u8]) -> (usize, usize, Option<&'static str>) {
                 }
             }
             St::Major => {
-                if c == b'.' && m.major != u32::MAX {
-                    st = St::Minor;
-                    m.minor = u32::MAX;
-                } else if c.is_ascii_digit() {
-                    let d = u32::from(c - b'0');
-                    m.major = if m.major == u32::MAX {
-                        d
-                    } else {
-                        m.major * 10 + d
-                    };
-                    if m.major > 999 {
+                // One digit, then '.', one digit, then CR or LF.
+                if m.major == u32::MAX {
+                    if !c.is_ascii_digit() {
                         fail!(INVALID_VERSION);
                     }
+                    m.major = u32::from(c - b'0');
+                } else if c == b'.' {
+                    st = St::Minor;
+                    m.minor = u32::MAX;
                 } else {
                     fail!(INVALID_VERSION);
                 }
             }
             St::Minor => {
-                if (c == b'\r' || c == b'\n') && m.minor != u32::MAX {
+                if m.minor == u32::MAX {
+                    if !c.is_ascii_digit() {
+                        fail!(INVALID_VERSION);
+                    }
+                    m.minor = u32::from(c - b'0');
+                } else if c == b'\r' || c == b'\n' {
                     st = if c == b'\r' {
                         St::LineAlmostDone
                     } else {
                         St::FieldStart
                     };
-                } else if c.is_ascii_digit() {
-                    let d = u32::from(c - b'0');
-                    m.minor = if m.minor == u32::MAX {
-                        d
-                    } else {
-                        m.minor * 10 + d
-                    };
-                    if m.minor > 999 {
-                        fail!(INVALID_VERSION);
-                    }
                 } else {
                     fail!(INVALID_VERSION);
                 }
@@ -438,7 +429,7 @@ fn run(data: &[u8]) -> (usize, usize, Option<&'static str>) {
             },
             St::HeaderAlmostDone => {
                 if c != b'\n' {
-                    fail!(STRICT);
+                    fail!(LF_EXPECTED);
                 }
                 st = St::ValueLws;
             }
