@@ -60,16 +60,15 @@ fn embedded_loopback_run_fills_every_cell() {
     let qrows = table_rows(&md, "qperf");
     let labels: Vec<&str> = qrows.iter().map(|r| r[0]).collect();
     assert_eq!(labels, ["1 B", "64 B", "4 KiB", "256 KiB"], "{md}");
-    for row in qrows.iter().chain(&table_rows(&md, "wrk")) {
-        assert_eq!(
-            row.len(),
-            if row[0].contains(' ') && row[0].ends_with('B') {
-                3
-            } else {
-                2
-            },
-            "{row:?}"
-        );
+    let wrows = table_rows(&md, "wrk");
+    assert_eq!(wrows.len(), 4, "{md}");
+    // qperf rows: size, tcp_bw, tcp_lat; wrk rows: metric, value.
+    let widths = qrows
+        .iter()
+        .map(|r| (r, 3))
+        .chain(wrows.iter().map(|r| (r, 2)));
+    for (row, width) in widths {
+        assert_eq!(row.len(), width, "{row:?}");
         for cell in &row[1..] {
             assert!(
                 !cell.is_empty() && !cell.starts_with("error") && *cell != "-",
