@@ -387,3 +387,27 @@ fn large_requests_partial_writes_plain_and_tls() {
         r.errors
     );
 }
+
+#[test]
+fn stops_at_next_tick_with_ten_samples_per_second() {
+    let srv = HttpTarget::start();
+    let stop = Arc::new(AtomicBool::new(false));
+    let h = start_thread(
+        config(srv.addr(), get(srv.addr(), "/"), 2),
+        None,
+        stop.clone(),
+    );
+    std::thread::sleep(Duration::from_millis(1000));
+    let asked = std::time::Instant::now();
+    stop.store(true, Ordering::Relaxed);
+    let r = h.join();
+    let took = asked.elapsed();
+    // The flag is seen at the next 100 ms tick (slack for a loaded machine).
+    assert!(took < Duration::from_millis(600), "stop took {took:?}");
+    // One Req/Sec sample per 100 ms tick with responses: ~10 in 1 s.
+    assert!(
+        (7..=12).contains(&r.requests.count()),
+        "samples {}",
+        r.requests.count()
+    );
+}
