@@ -177,6 +177,18 @@ fn thread_object_errors_match_stock() {
         ),
         ("garbage.lua", "function request() return 'GARBAGE' end\n"),
         ("err_table.lua", "function init() error({}) end\n"),
+        (
+            "err_mid_request.lua",
+            "local n = 0\nfunction request() n = n + 1 if n == 50 then error('late') end return wrk.request() end\n",
+        ),
+        (
+            "err_mid_response.lua",
+            "local n = 0\nfunction response() n = n + 1 if n == 50 then error('resp') end end\n",
+        ),
+        (
+            "err_mid_delay.lua",
+            "local n = 0\nfunction delay() n = n + 1 if n == 20 then error('dly') end return 0 end\n",
+        ),
         ("err_number.lua", "function init() error(42) end\n"),
         (
             "err_index.lua",

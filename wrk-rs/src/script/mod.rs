@@ -9,6 +9,21 @@
 //! stdout. To keep one ordered stream, C stdout is made line buffered and
 //! flushed after every call into the main state; Rust's stdout is flushed
 //! before such calls.
+//!
+//! Chosen differences from wrk 4.1.0 (where wrk crashes or is accidental):
+//! - `thread:set/get` copy nested tables (wrk segfaults); cyclic or deeper
+//!   than 32 levels raise `cannot transfer 'table' to thread`;
+//!   `thread:get("wrk")` raises `cannot transfer 'function' to thread`
+//!   (wrk segfaults). Strings keep embedded NUL bytes (wrk cuts them).
+//! - C stdout is line buffered (wrk's is fully buffered when not a
+//!   terminal); the order of lines is the same.
+//! - `delay()` results are capped at 2^32−1 ms (wrk wraps negatives to ~2^64).
+//! - Header order in `wrk.format` follows `pairs()` of the embedded LuaJIT
+//!   2.1 (newer than Debian's 2.1.0-beta3), so it can differ from stock.
+//! - Errors raised in `request`/`response`/`delay` with a non-string value
+//!   print mlua's text of it instead of LuaJIT's `?`.
+//! - `-R` mode: `thread:set/get` copy tables correctly (wrk2 swaps keys and
+//!   values).
 
 mod addr;
 mod stats;
