@@ -411,3 +411,99 @@ fn stops_at_next_tick_with_ten_samples_per_second() {
         r.requests.count()
     );
 }
+
+/// A tiny server answering every request with `reply`, then closing the
+/// connection if `close`. Stops (and its threads end) when dropped.
+struct Canned {
+    addr: SocketAddr,
+    requests: Arc<AtomicU64>,
+    stop: Arc<AtomicBool>,
+}
+
+impl Canned {
+    fn start(reply: &'static [u8], close: bool) -> Canned {
+        use std::io::{Read, Write};
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        listener.set_nonblocking(true).expect("nonblocking");
+        let addr = listener.local_addr().expect("addr");
+        let requests = Arc::new(AtomicU64::new(0));
+        let stop = Arc::new(AtomicBool::new(false));
+        let (req2, stop2) = (requests.clone(), stop.clone());
+        std::thread::spawn(move || {
+            while !stop2.load(Ordering::Relaxed) {
+                let Ok((mut s, _)) = listener.accept() else {
+                    std::thread::sleep(Duration::from_millis(1));
+                    continue;
+                };
+                let (req3, stop3) = (req2.clone(), stop2.clone());
+                std::thread::spawn(move || {
+                    let _ = s.set_nonblocking(false);
+                    let _ = s.set_read_timeout(Some(Duration::from_millis(50)));
+                    let mut buf = Vec::new();
+                    let mut chunk = [0u8; 4096];
+                    while !stop3.load(Ordering::Relaxed) {
+                        match s.read(&mut chunk) {
+                            Ok(0) => return,
+                            Ok(n) => buf.extend_from_slice(&chunk[..n]),
+                            Err(_) => continue,
+                        }
+                        while let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+                            buf.drain(..end + 4);
+                            req3.fetch_add(1, Ordering::Relaxed);
+                            if s.write_all(reply).is_err() || close {
+                                return;
+                            }
+                        }
+                    }
+                });
+            }
+        });
+        Canned {
+            addr,
+            requests,
+            stop,
+        }
+    }
+}
+
+impl Drop for Canned {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+    }
+}
+
+#[test]
+fn interim_100_counts_as_a_response() {
+    let srv = Canned::start(
+        b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok",
+        false,
+    );
+    let r = run(config(srv.addr, get(srv.addr, "/"), 1), None, 300);
+    let served = srv.requests.load(Ordering::Relaxed);
+    assert!(served > 10, "served {served}");
+    // wrk: every response counts, the 100 included (twice the requests).
+    assert!(
+        r.complete.abs_diff(2 * served) <= 2,
+        "complete {} served {served}",
+        r.complete
+    );
+    assert_eq!(r.errors, Default::default());
+}
+
+#[test]
+fn bytes_after_a_closing_response_are_a_read_error() {
+    let srv = Canned::start(
+        b"HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 2\r\n\r\nokJUNK",
+        true,
+    );
+    let r = run(config(srv.addr, get(srv.addr, "/"), 1), None, 300);
+    assert!(r.complete > 5, "{:?} {}", r.errors, r.complete);
+    // Each response completes, then the extra bytes are a parse error.
+    assert!(
+        r.errors.read.abs_diff(r.complete) <= 1,
+        "{:?} {}",
+        r.errors,
+        r.complete
+    );
+    assert_eq!(r.errors.connect + r.errors.write, 0);
+}
