@@ -110,6 +110,11 @@ pub fn start(tools: &Tools, want_netns: bool) -> Result<LocalTargets, String> {
 
 impl LocalTargets {
     fn start_netns(&mut self, tools: &Tools, exe: &Path) -> Result<(), String> {
+        for stale in netns::remove_stale() {
+            self.notes.push(format!(
+                "removed namespace {stale} left by a killed netbench"
+            ));
+        }
         let ns = Netns::create()?;
         let prefix = ns.exec_prefix();
         let pod = ns.pod_addr;

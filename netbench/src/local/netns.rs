@@ -5,7 +5,9 @@
 //! Addresses come from the benchmarking range 198.18.0.0/15 (RFC 2544), four
 //! per namespace, picked from our PID so concurrent runs do not collide.
 //! Everything is created with `ip` and removed on drop: deleting the
-//! namespace destroys its veth end and with it the pair.
+//! namespace destroys its veth end and with it the pair. Namespaces left by
+//! a netbench killed with SIGKILL are removed by the next run
+//! ([`remove_stale`]).
 
 use std::net::Ipv4Addr;
 use std::process::{Command, Stdio};
@@ -44,6 +46,25 @@ pub fn unavailable() -> Option<String> {
         Ok(_) => Some("`ip netns` does not work here".into()),
         Err(_) => Some("the `ip` command (iproute2) is not installed".into()),
     }
+}
+
+/// Deletes namespaces left by a netbench that was killed outright
+/// (`netbench-<pid>` whose process no longer exists); returns their names.
+pub fn remove_stale() -> Vec<String> {
+    let Ok(out) = Command::new("ip").args(["netns", "list"]).output() else {
+        return Vec::new();
+    };
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter_map(|l| l.split_whitespace().next())
+        .filter(|name| {
+            name.strip_prefix("netbench-")
+                .and_then(|pid| pid.parse::<u32>().ok())
+                .is_some_and(|pid| !std::path::Path::new(&format!("/proc/{pid}")).exists())
+        })
+        .filter(|name| ip(&["netns", "del", name]).is_ok())
+        .map(str::to_string)
+        .collect()
 }
 
 impl Netns {
