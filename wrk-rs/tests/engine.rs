@@ -507,3 +507,26 @@ fn bytes_after_a_closing_response_are_a_read_error() {
     );
     assert_eq!(r.errors.connect + r.errors.write, 0);
 }
+
+#[test]
+fn tls_connection_close_reconnects_cleanly() {
+    let Some(ngx) = testkit::nginx::Nginx::start(testkit::nginx::Options {
+        tls: true,
+        ..Default::default()
+    }) else {
+        return;
+    };
+    let addr = ngx.https_addr().expect("https listener");
+    let req = format!("GET / HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
+    let mut cfg = config(addr, req.into_bytes(), 2);
+    cfg.tls_server_name = Some("localhost".to_string());
+    let r = run(cfg, None, 600);
+    // A handshake per request; close_notify on our side, no errors counted.
+    assert!(r.complete > 5, "{:?} {}", r.errors, r.complete);
+    assert_eq!(
+        r.errors.connect + r.errors.read + r.errors.write,
+        0,
+        "{:?}",
+        r.errors
+    );
+}
