@@ -93,38 +93,52 @@ fn resolve_target(
 
 fn run_inner(cfg: &Config) -> Result<(), Fatal> {
     signal::ignore_during_setup();
-    let threads = usize::try_from(cfg.threads).unwrap_or(usize::MAX);
-    let per_thread = usize::try_from(cfg.connections / cfg.threads).unwrap_or(usize::MAX);
-    let sockets = (per_thread as u64).saturating_mul(cfg.threads);
-    let limit = limits::raise_nofile();
-    if let Some(w) = limits::check(sockets, cfg.threads, limit) {
+    let sockets = (cfg.connections / cfg.threads).saturating_mul(cfg.threads);
+    if let Some(w) = limits::check(sockets, cfg.threads, limits::raise_nofile()) {
         warn(&w);
     }
-
     let headers = request::headers_warn(&cfg.headers, &mut |w| warn(&w));
     let mut main = match &cfg.script {
         Some(path) => Some(script::load(path, &script_env(cfg, &headers))?),
         None => None,
     };
     let addrs = resolve_target(cfg, main.as_mut())?;
-
-    // Without a script: one static request, validated like thread 0's.
-    let static_request = if main.is_none() {
-        let req = request::build(&cfg.target, &headers);
-        let depth = request::validate(&req).map_err(fatal1)?;
-        Some((Arc::new(req), depth))
-    } else {
-        None
-    };
-
     let stop = Arc::new(AtomicBool::new(false));
+    let handles = start_threads(cfg, &headers, main.as_mut(), addrs[0], &stop)?;
+    let (results, runtime_us) = wait_and_join(cfg, handles, &stop);
+    report_and_done(cfg, main.as_mut(), &results, runtime_us)?;
+    // Thread scripts stay alive until after done() (thread:get reads them).
+    drop(results);
+    Ok(())
+}
+
+/// Creates and starts every worker in order (thread 0 validates the
+/// request and decides the script shape for all, like wrk).
+fn start_threads(
+    cfg: &Config,
+    headers: &[(String, String)],
+    mut main: Option<&mut Box<dyn MainScript>>,
+    addr0: std::net::SocketAddr,
+    stop: &Arc<AtomicBool>,
+) -> Result<Vec<ThreadHandle>, Fatal> {
+    let threads = usize::try_from(cfg.threads).unwrap_or(usize::MAX);
+    let per_thread = usize::try_from(cfg.connections / cfg.threads).unwrap_or(usize::MAX);
+    // Without a script: one static request, validated like thread 0's.
+    let static_request = match main {
+        None => {
+            let req = request::build(&cfg.target, headers);
+            let depth = request::validate(&req).map_err(fatal1)?;
+            Some((Arc::new(req), depth))
+        }
+        Some(_) => None,
+    };
     let mut handles: Vec<ThreadHandle> = Vec::with_capacity(threads.min(4096));
     let mut shape: Option<ScriptShape> = None;
     for i in 0..threads {
         let mut thread_script = None;
-        let (addr, req, pipeline) = match (&mut main, &static_request) {
+        let (addr, req, pipeline) = match (main.as_deref_mut(), &static_request) {
             (Some(m), _) => {
-                let mut ts = m.create_thread(i, addrs[0])?;
+                let mut ts = m.create_thread(i, addr0)?;
                 if i == 0 {
                     shape = Some(ts.validate()?);
                 }
@@ -142,7 +156,7 @@ fn run_inner(cfg: &Config) -> Result<(), Fatal> {
                 thread_script = Some(ts);
                 (addr, Arc::new(buf), sh.pipeline.max(1))
             }
-            (None, Some((req, depth))) => (addrs[0], req.clone(), *depth),
+            (None, Some((req, depth))) => (addr0, req.clone(), *depth),
             (None, None) => unreachable!("static request exists without a script"),
         };
         let ecfg = EngineConfig {
@@ -162,7 +176,16 @@ fn run_inner(cfg: &Config) -> Result<(), Fatal> {
         };
         handles.push(engine::start_thread(ecfg, thread_script, stop.clone()));
     }
+    Ok(handles)
+}
 
+/// Banner, then `duration` seconds or a SIGINT, then stop and join; returns
+/// the results and the measured runtime (banner to joined, like wrk).
+fn wait_and_join(
+    cfg: &Config,
+    handles: Vec<ThreadHandle>,
+    stop: &AtomicBool,
+) -> (Vec<ThreadResult>, u64) {
     let interrupt = signal::Interrupt::arm();
     let mut out = std::io::stdout();
     let _ = common::wrk::report::render_banner(
@@ -181,11 +204,21 @@ fn run_inner(cfg: &Config) -> Result<(), Fatal> {
     stop.store(true, Ordering::SeqCst);
     let results: Vec<ThreadResult> = handles.into_iter().map(ThreadHandle::join).collect();
     let runtime_us = u64::try_from(start.elapsed().as_micros()).unwrap_or(u64::MAX);
+    (results, runtime_us)
+}
 
-    let mut totals = report::merge(&results, runtime_us);
+/// Merges, corrects and prints the report, then calls `done()`.
+fn report_and_done(
+    cfg: &Config,
+    main: Option<&mut Box<dyn MainScript>>,
+    results: &[ThreadResult],
+    runtime_us: u64,
+) -> Result<(), Fatal> {
+    let mut out = std::io::stdout();
+    let mut totals = report::merge(results, runtime_us);
     let mut buf = Vec::new();
     if cfg.rate.is_some() {
-        render_rate_mode(&mut buf, cfg, &results, &totals);
+        render_rate_mode(&mut buf, cfg, results, &totals);
     } else {
         report::correct(&mut totals, cfg.connections);
         let _ = report::render(&mut buf, cfg.latency, &totals);
@@ -193,11 +226,11 @@ fn run_inner(cfg: &Config) -> Result<(), Fatal> {
     let _ = out.write_all(&buf);
     let _ = out.flush();
 
-    if let Some(m) = main.as_mut() {
+    if let Some(m) = main {
         if m.has_done() {
             if cfg.rate.is_some() {
                 // wrk2: done() sees the HdrHistograms (corrected latency).
-                let latency = crate::report_wrk2::merged_corrected(&results);
+                let latency = crate::report_wrk2::merged_corrected(results);
                 let requests = crate::report_wrk2::requests_recorder(&totals.requests);
                 m.done_hdr(&report::summary(&totals), &latency, &requests)?;
             } else {
@@ -206,8 +239,6 @@ fn run_inner(cfg: &Config) -> Result<(), Fatal> {
         }
     }
     let _ = out.flush();
-    // Thread scripts stay alive until after done() (thread:get reads them).
-    drop(results);
     Ok(())
 }
 
