@@ -665,3 +665,35 @@ fn request_validation_matches_stock() {
         assert_eq!(ours.code, theirs.code, "{case}");
     }
 }
+
+/// `wrk.lookup`/`wrk.connect` edge cases print the same under ours and stock.
+#[test]
+fn lookup_and_connect_edges_match_stock() {
+    let Some(wrk) = stock::require("wrk") else {
+        return;
+    };
+    let dir = testkit::tmp::TempDir::new("wrk-lua-conn").unwrap();
+    let p = dir.path().join("conn.lua");
+    std::fs::write(
+        &p,
+        r#"
+function setup(t)
+  print(pcall(wrk.connect, nil))
+  print(pcall(function() return wrk.connect(1) end))
+  local a = wrk.lookup("127.0.0.1", "1")
+  print(#a, tostring(a[1]), wrk.connect(a[1]), type(a[1]))
+  print(tostring(t.addr), t.nothing, t[1], pcall(function() t.x = {} end))
+  print(wrk.thread, wrk.scheme, wrk.host, wrk.path, type(wrk.port))
+end
+"#,
+    )
+    .unwrap();
+    let script = p.to_string_lossy().into_owned();
+    let t = HttpTarget::start();
+    let url = t.url("/x?y=1");
+    let args = ["-t1", "-c1", "-d1s", "-s", script.as_str(), url.as_str()];
+    let ours = analyse(run(OURS, &args));
+    let theirs = analyse(run(wrk.to_str().unwrap(), &args));
+    assert_eq!(ours.before.len(), 5, "{}", ours.out.stdout);
+    assert_eq!(ours.before, theirs.before);
+}

@@ -50,17 +50,33 @@ impl std::error::Error for LookupFailed {}
 
 /// getaddrinfo(host, service) with AF_UNSPEC / SOCK_STREAM, in the order returned.
 pub fn lookup(host: &str, service: &str) -> Result<Vec<SocketAddr>, LookupFailed> {
-    let fail = |msg: &str| LookupFailed(format!("unable to resolve {host}:{service} {msg}"));
-    let (Ok(c_host), Ok(c_service)) = (CString::new(host), CString::new(service)) else {
-        return Err(fail("Name or service not known"));
+    lookup_opt(Some(host), Some(service))
+}
+
+/// [`lookup`] where a missing part is passed as NULL (as wrk does for a nil
+/// Lua argument; printed as `(null)` on failure).
+pub fn lookup_opt(
+    host: Option<&str>,
+    service: Option<&str>,
+) -> Result<Vec<SocketAddr>, LookupFailed> {
+    let (h, s) = (host.unwrap_or("(null)"), service.unwrap_or("(null)"));
+    let fail = |msg: &str| LookupFailed(format!("unable to resolve {h}:{s} {msg}"));
+    let c_host = match host.map(CString::new).transpose() {
+        Ok(c) => c,
+        Err(_) => return Err(fail("Name or service not known")),
     };
+    let c_service = match service.map(CString::new).transpose() {
+        Ok(c) => c,
+        Err(_) => return Err(fail("Servname not supported for ai_socktype")),
+    };
+    let ptr = |c: &Option<CString>| c.as_ref().map_or(std::ptr::null(), |c| c.as_ptr());
     // SAFETY: zeroed addrinfo is a valid "no hints" value; we set the fields we need.
     let mut hints: libc::addrinfo = unsafe { std::mem::zeroed() };
     hints.ai_family = libc::AF_UNSPEC;
     hints.ai_socktype = libc::SOCK_STREAM;
     let mut res: *mut libc::addrinfo = std::ptr::null_mut();
     // SAFETY: valid C strings, hints and out pointer.
-    let rc = unsafe { libc::getaddrinfo(c_host.as_ptr(), c_service.as_ptr(), &hints, &mut res) };
+    let rc = unsafe { libc::getaddrinfo(ptr(&c_host), ptr(&c_service), &hints, &mut res) };
     if rc != 0 {
         // SAFETY: gai_strerror returns a static string.
         let msg = unsafe { CStr::from_ptr(libc::gai_strerror(rc)) };

@@ -136,6 +136,14 @@ fn value_text(v: &Value) -> String {
     }
 }
 
+/// `lua_tostring` for an argument: strings and numbers, else none (C NULL).
+fn opt_text(v: &Value) -> Option<String> {
+    match v {
+        Value::String(_) | Value::Integer(_) | Value::Number(_) => Some(value_text(v)),
+        _ => None,
+    }
+}
+
 /// The message of a Lua error without mlua's decorations.
 fn error_text(e: &mlua::Error) -> String {
     match e {
@@ -239,9 +247,10 @@ fn new_state(path: &str, env: &ScriptEnv) -> mlua::Result<Lua> {
     wrk.set(
         "lookup",
         lua.create_function(|lua, (host, service): (Value, Value)| {
-            let host = value_text(&host);
-            let service = value_text(&service);
-            let addrs = addr::lookup(&host, &service).map_err(mlua::Error::external)?;
+            let host = opt_text(&host);
+            let service = opt_text(&service);
+            let addrs = addr::lookup_opt(host.as_deref(), service.as_deref())
+                .map_err(mlua::Error::external)?;
             let t = lua.create_table()?;
             for (i, a) in addrs.into_iter().enumerate() {
                 t.raw_set(i + 1, lua.create_userdata(addr::Addr(a))?)?;
@@ -249,13 +258,23 @@ fn new_state(path: &str, env: &ScriptEnv) -> mlua::Result<Lua> {
             Ok(t)
         })?,
     )?;
-    wrk.set(
-        "connect",
-        lua.create_function(|_, ud: AnyUserData| {
-            let a = ud.borrow::<addr::Addr>()?.0;
-            Ok(addr::connect_probe(&a))
-        })?,
-    )?;
+    let connect = lua.create_function(|lua, v: Value| {
+        let a = match &v {
+            Value::UserData(ud) => ud.borrow::<addr::Addr>().ok().map(|a| a.0),
+            _ => None,
+        };
+        match a {
+            Some(a) => thread::ok(Value::Boolean(addr::connect_probe(&a))),
+            None => thread::fail(
+                lua,
+                format!(
+                    "bad argument #2 to '?' (wrk.addr expected, got {})",
+                    lua_type_name(&v)
+                ),
+            ),
+        }
+    })?;
+    wrk.set("connect", thread::shim_at(&lua, connect, 0)?)?;
     if env.rate_mode {
         wrk.set(
             "time_us",

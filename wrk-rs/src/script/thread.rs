@@ -95,26 +95,31 @@ fn key_text(v: &Value) -> Option<String> {
 /// raised as plain Lua string errors at the caller's position, like
 /// `luaL_error` in wrk (a `pcall` then sees `script.lua:5: cannot set ...`).
 const SHIM: &str = r#"
-local raw, error = ...
+local raw, error, level = ...
 return function(...)
    local ok, v = raw(...)
-   if not ok then error(v, 2) end
+   if not ok then error(v, level) end
    return v
 end
 "#;
 
 pub(crate) fn shim(lua: &Lua, raw: mlua::Function) -> mlua::Result<mlua::Function> {
-    let error: mlua::Function = lua.globals().get("error")?;
-    lua.load(SHIM).set_name("=wrk").call((raw, error))
+    shim_at(lua, raw, 2)
 }
 
-type Outcome = mlua::Result<(bool, Value)>;
+/// [`shim`] with an explicit `error()` level (0 = no position).
+pub(crate) fn shim_at(lua: &Lua, raw: mlua::Function, level: u8) -> mlua::Result<mlua::Function> {
+    let error: mlua::Function = lua.globals().get("error")?;
+    lua.load(SHIM).set_name("=wrk").call((raw, error, level))
+}
 
-fn ok(v: Value) -> Outcome {
+pub(crate) type Outcome = mlua::Result<(bool, Value)>;
+
+pub(crate) fn ok(v: Value) -> Outcome {
     Ok((true, v))
 }
 
-fn fail(lua: &Lua, msg: String) -> Outcome {
+pub(crate) fn fail(lua: &Lua, msg: String) -> Outcome {
     Ok((false, Value::String(lua.create_string(msg)?)))
 }
 
