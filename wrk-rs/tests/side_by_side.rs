@@ -360,3 +360,59 @@ fn ipv6_literal_and_1k_connections() {
         None => stock::missing("IPv6 loopback"),
     }
 }
+
+/// Too few descriptors (hard limit 300, `-c500`): ours says so on stderr
+/// before the run; both count the slots that got no socket as connect errors.
+#[test]
+fn fd_limit_warning_and_connect_errors() {
+    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let Some((stock, nginx)) = setup(false) else {
+        return;
+    };
+    let url = nginx.http_url("/small.txt");
+    let mut runs = Vec::new();
+    for bin in [OURS, stock.as_str()] {
+        let mut cmd = Command::new(bin);
+        cmd.arg0("wrk").args(["-t1", "-c500", "-d1s", &url]);
+        // SAFETY: setrlimit is async-signal-safe; runs in the forked child.
+        unsafe {
+            cmd.pre_exec(|| {
+                let lim = libc::rlimit {
+                    rlim_cur: 300,
+                    rlim_max: 300,
+                };
+                if libc::setrlimit(libc::RLIMIT_NOFILE, &lim) != 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+                Ok(())
+            });
+        }
+        let f = proc::run(&mut cmd, Duration::from_secs(30)).expect("ran");
+        assert_eq!(f.code(), Some(0), "{bin}: {}", f.stderr_str());
+        runs.push((f.stdout_str(), f.stderr_str()));
+    }
+    let ((oout, oerr), (sout, serr)) = (&runs[0], &runs[1]);
+    assert_eq!(
+        oerr,
+        "wrk: open file limit (300) is too low for 500 connections: about 208 will fail \
+         to connect (raise the hard limit: ulimit -Hn)\n"
+    );
+    assert_eq!(serr, "");
+    assert_eq!(
+        shape(oout),
+        shape(sout),
+        "--- ours\n{oout}--- stock\n{sout}"
+    );
+    let connect = |out: &str| -> u64 {
+        out.lines()
+            .find_map(|l| l.strip_prefix("  Socket errors: connect "))
+            .and_then(|r| r.split(',').next())
+            .and_then(|n| n.parse().ok())
+            .unwrap_or(0)
+    };
+    let (o, s) = (connect(oout), connect(sout));
+    assert!(
+        o.abs_diff(s) <= 10 && o > 150,
+        "ours {o}, stock {s}\n{oout}{sout}"
+    );
+}
