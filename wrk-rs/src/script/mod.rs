@@ -35,7 +35,7 @@ use std::net::SocketAddr;
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Once};
 
-use mlua::{AnyUserData, Function, Lua, LuaOptions, StdLib, Table, Value};
+use mlua::{Function, Lua, LuaOptions, StdLib, Table, Value};
 
 use crate::script_api::{MainScript, ScriptFailure, ScriptShape, Summary, ThreadScript};
 use thread::{ThreadObj, ThreadShared};

@@ -2,6 +2,7 @@
 //! table, thread objects, stats objects and error texts.
 
 use super::*;
+use mlua::AnyUserData;
 use std::sync::atomic::AtomicUsize;
 
 fn script_file(text: &str) -> String {
