@@ -341,3 +341,120 @@ pub fn strerror(e: &io::Error) -> String {
         None => e.to_string(),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::net::TcpListener;
+
+    /// A connected loopback pair: (client side, server side).
+    fn pair() -> (Control, Control) {
+        let l = TcpListener::bind("127.0.0.1:0").unwrap();
+        let c = TcpStream::connect(l.local_addr().unwrap()).unwrap();
+        let (s, _) = l.accept().unwrap();
+        (
+            Control::new(c, Side::Client).unwrap(),
+            Control::new(s, Side::Server).unwrap(),
+        )
+    }
+
+    #[test]
+    fn message_round_trip() {
+        let (mut c, mut s) = pair();
+        c.send("request data", b"hello", 5).unwrap();
+        assert_eq!(s.recv("request data", 5, 5).unwrap(), b"hello");
+    }
+
+    #[test]
+    fn timeout_zero_fails_at_once() {
+        let (mut c, _s) = pair();
+        assert_eq!(
+            c.send("request data", b"x", 0),
+            Err(CtlError::Local(
+                "failed to send request data: timed out".into()
+            ))
+        );
+        assert_eq!(
+            c.recv("port", 4, 0),
+            Err(CtlError::Local("failed to receive port: timed out".into()))
+        );
+    }
+
+    #[test]
+    fn recv_times_out() {
+        let (mut c, _s) = pair();
+        let t = Instant::now();
+        assert_eq!(
+            c.recv("port", 4, 1),
+            Err(CtlError::Local("failed to receive port: timed out".into()))
+        );
+        assert!(t.elapsed() >= Duration::from_millis(990));
+    }
+
+    #[test]
+    fn eof_texts_name_the_peer() {
+        let (mut c, s) = pair();
+        drop(s);
+        assert_eq!(
+            c.recv("port", 4, 5),
+            Err(CtlError::Local(
+                "failed to receive port: server not responding".into()
+            ))
+        );
+        let (c, mut s) = pair();
+        drop(c);
+        assert_eq!(
+            s.recv("request version", 6, 5),
+            Err(CtlError::Local(
+                "failed to receive request version: client not responding".into()
+            ))
+        );
+    }
+
+    #[test]
+    fn urgent_error_reaches_the_peer() {
+        let (mut c, mut s) = pair();
+        let t = std::thread::spawn(move || {
+            s.send_error_linger("unable to make TCP socket", ERROR_GRACE)
+        });
+        assert_eq!(
+            c.recv("port", 4, 5),
+            Err(CtlError::Peer("unable to make TCP socket".into()))
+        );
+        drop(c);
+        t.join().unwrap();
+    }
+
+    #[test]
+    fn bytes_before_the_mark_are_still_delivered() {
+        let (mut c, mut s) = pair();
+        s.send("port", &[1, 2, 3, 4], 5).unwrap();
+        let t = std::thread::spawn(move || s.send_error_linger("late failure", ERROR_GRACE));
+        std::thread::sleep(Duration::from_millis(100));
+        assert_eq!(c.recv("port", 4, 5).unwrap(), [1, 2, 3, 4]);
+        assert_eq!(
+            c.recv("results", 256, 5),
+            Err(CtlError::Peer("late failure".into()))
+        );
+        drop(c);
+        t.join().unwrap();
+    }
+
+    #[test]
+    fn sync_mismatch_text() {
+        let (mut c, mut s) = pair();
+        s.send("x", b"synchronization before tesT", 5).unwrap();
+        assert_eq!(
+            c.sync_before(5),
+            Err(CtlError::Local(
+                "synchronize synchronization before test failure: data does not match".into()
+            ))
+        );
+    }
+
+    #[test]
+    fn strerror_is_c_text() {
+        let e = io::Error::from_raw_os_error(libc::ECONNREFUSED);
+        assert_eq!(strerror(&e), "Connection refused");
+    }
+}

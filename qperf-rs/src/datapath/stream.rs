@@ -148,3 +148,60 @@ pub(super) fn lat(fd: RawFd, buf: &mut [u8], fin: &AtomicBool, m: &mut Measured,
         send_turn = !send_turn;
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::{run, sock::Net, Pattern, Role, Spec};
+    use std::os::fd::AsRawFd;
+    use std::os::unix::net::UnixStream;
+
+    fn spec(pattern: Pattern, role: Role, msg_size: usize) -> Spec {
+        Spec {
+            net: Net::Tcp,
+            pattern,
+            role,
+            msg_size,
+            time: 1,
+            access_recv: true,
+            ctl_fd: None,
+        }
+    }
+
+    #[test]
+    fn bw_counts_whole_messages() {
+        let (a, b) = UnixStream::pair().unwrap();
+        let srv =
+            std::thread::spawn(move || run(&spec(Pattern::Bw, Role::Server, 1000), b.as_raw_fd()));
+        let c = run(&spec(Pattern::Bw, Role::Client, 1000), a.as_raw_fd());
+        drop(a);
+        let s = srv.join().unwrap();
+        assert!(c.s.msgs > 100, "{c:?}");
+        assert_eq!(c.s.bytes, c.s.msgs * 1000);
+        assert_eq!(s.r.bytes, s.r.msgs * 1000);
+        assert!(s.r.msgs <= c.s.msgs + 1);
+        assert!(c.time_e.real >= c.time_s.real + 90);
+    }
+
+    #[test]
+    fn lat_alternates() {
+        let (a, b) = UnixStream::pair().unwrap();
+        let srv =
+            std::thread::spawn(move || run(&spec(Pattern::Lat, Role::Server, 7), b.as_raw_fd()));
+        let c = run(&spec(Pattern::Lat, Role::Client, 7), a.as_raw_fd());
+        drop(a);
+        let s = srv.join().unwrap();
+        assert!(c.s.msgs > 100);
+        assert!(c.r.msgs <= c.s.msgs && c.s.msgs <= c.r.msgs + 1);
+        assert!(s.s.msgs <= s.r.msgs && s.r.msgs <= s.s.msgs + 1);
+    }
+
+    #[test]
+    fn peer_close_ends_a_test_without_timer() {
+        let (a, b) = UnixStream::pair().unwrap();
+        drop(b);
+        let mut sp = spec(Pattern::Bw, Role::Server, 10);
+        sp.time = 0;
+        let m = run(&sp, a.as_raw_fd());
+        assert_eq!((m.r.msgs, m.idle), (0, false));
+    }
+}
