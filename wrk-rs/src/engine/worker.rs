@@ -357,6 +357,11 @@ impl Worker {
             return;
         }
         if c.written == 0 {
+            // thread:stop() ends the loop after this event: no new batch
+            // (and no delay()/request() call) in between.
+            if self.script.as_ref().is_some_and(|s| s.stop_requested()) {
+                return;
+            }
             if c.delayed {
                 let ms = match self.script.as_mut().map(|s| s.delay()) {
                     Some(Ok(ms)) => ms,
@@ -478,7 +483,7 @@ impl Worker {
                 break;
             }
         }
-        if self.conns[i].want_write && !self.script_stopped() {
+        if self.conns[i].want_write {
             self.send(i);
         }
     }
