@@ -697,3 +697,44 @@ end
     assert_eq!(ours.before.len(), 5, "{}", ours.out.stdout);
     assert_eq!(ours.before, theirs.before);
 }
+
+/// Cost of a script that defines only `request()`, end to end against
+/// nginx (ignored: a measurement, not a check). Run with
+/// `cargo test --release -p wrk-rs --test lua script_overhead -- --ignored --nocapture`.
+#[test]
+#[ignore]
+fn script_overhead() {
+    let Some(n) = testkit::nginx::Nginx::start(Default::default()) else {
+        return;
+    };
+    let dir = testkit::tmp::TempDir::new("wrk-lua-cost").unwrap();
+    let p = dir.path().join("req.lua");
+    std::fs::write(&p, "function request() return wrk.request() end\n").unwrap();
+    let script = p.to_string_lossy().into_owned();
+    let url = n.http_url("/");
+    let rate = |with: bool| -> f64 {
+        let mut args = vec!["-t1", "-c10", "-d2s"];
+        if with {
+            args.extend(["-s", script.as_str()]);
+        }
+        args.push(url.as_str());
+        let o = run(OURS, &args);
+        o.stdout
+            .lines()
+            .find_map(|l| l.strip_prefix("Requests/sec:"))
+            .and_then(|v| v.trim().parse().ok())
+            .unwrap_or(0.0)
+    };
+    let (mut plain, mut scripted) = (Vec::new(), Vec::new());
+    for _ in 0..3 {
+        plain.push(rate(false));
+        scripted.push(rate(true));
+    }
+    let best = |v: &[f64]| v.iter().cloned().fold(0.0, f64::max);
+    let (a, b) = (best(&plain), best(&scripted));
+    println!(
+        "no script {plain:?} req/s, request()-only {scripted:?} req/s; best {a:.0} vs {b:.0}: \
+         {:.2} us/request extra",
+        (1e6 / b - 1e6 / a)
+    );
+}
