@@ -8,7 +8,7 @@
 use serde::Serialize;
 
 use crate::exec::Outcome;
-use crate::parse::{qperf, wrk};
+use crate::parse::{qperf, wrk, Figure};
 use crate::settings::Settings;
 
 /// The two qperf tests of the runbook.
@@ -180,7 +180,7 @@ impl WrkRun {
         let Some(r) = &self.report else {
             return Cell::Error(self.error());
         };
-        let fig = |f: Option<&wrk::Figure>| match f {
+        let fig = |f: Option<&Figure>| match f {
             Some(f) => Cell::Value(f.text.clone(), f.value),
             None => Cell::Error("not in wrk report".into()),
         };

@@ -73,13 +73,12 @@ fn resolve(p: PathBuf) -> Result<PathBuf, String> {
     }
 }
 
-/// `target/<profile>/<name>` next to our executable, or `target/release/<name>`.
+/// `target/<profile>/<name>` next to our executable (the test kit's lookup),
+/// or `target/release/<name>` (where the cargo build above puts them).
 fn ours(name: &str) -> Option<PathBuf> {
-    let exe = std::env::current_exe().ok()?;
-    let mut dir = exe.parent()?;
-    if dir.file_name().is_some_and(|d| d == "deps") {
-        dir = dir.parent()?;
-    }
-    let candidates = [dir.join(name), dir.parent()?.join("release").join(name)];
-    candidates.into_iter().find(|p| p.is_file())
+    testkit::ours::binary(name).or_else(|| {
+        let exe = std::env::current_exe().ok()?;
+        let release = exe.parent()?.parent()?.join("release").join(name);
+        release.is_file().then_some(release)
+    })
 }

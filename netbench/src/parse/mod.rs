@@ -8,3 +8,15 @@
 pub mod qperf;
 pub mod units;
 pub mod wrk;
+
+use serde::Serialize;
+
+/// One figure as the tool printed it, plus its value in base units
+/// (bytes/s, seconds, requests/s, bytes).
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Figure {
+    /// The text as printed, e.g. `1.21 MB/sec`, `1.96ms`, `42.92MB`.
+    pub text: String,
+    /// The value in base units.
+    pub value: f64,
+}

@@ -8,16 +8,7 @@
 
 use serde::Serialize;
 
-use super::units;
-
-/// One figure as printed plus its value in base units (bytes/s, seconds).
-#[derive(Clone, Debug, PartialEq, Serialize)]
-pub struct Figure {
-    /// The text qperf printed, e.g. `1.21 MB/sec`.
-    pub text: String,
-    /// The value in bytes per second (bandwidth) or seconds (latency).
-    pub value: f64,
-}
+use super::{units, Figure};
 
 /// One result block.
 #[derive(Clone, Debug, Default, PartialEq, Serialize)]

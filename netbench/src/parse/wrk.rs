@@ -7,16 +7,7 @@
 
 use serde::Serialize;
 
-use super::units;
-
-/// One figure as printed plus its value in base units.
-#[derive(Clone, Debug, PartialEq, Serialize)]
-pub struct Figure {
-    /// Text as printed, e.g. `1.96ms`, `52761.62`, `42.92MB`.
-    pub text: String,
-    /// Seconds, requests/s or bytes (per second) as appropriate.
-    pub value: f64,
-}
+use super::{units, Figure};
 
 /// `Thread Stats` row (`Latency` or `Req/Sec`).
 #[derive(Clone, Debug, PartialEq, Serialize)]
