@@ -25,9 +25,18 @@ cleanup() {
 }
 trap cleanup EXIT INT TERM
 
+# A port nothing listens on, below Linux's ephemeral range (32768+) so that
+# no outgoing connection holds it either (random in 20000-32767).
 free_port() {
-    python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
+    local p
+    while :; do
+        p=$((20000 + RANDOM % 12768))
+        (echo > "/dev/tcp/127.0.0.1/$p") 2>/dev/null || { echo "$p"; return; }
+    done
 }
+
+# div A B -> A/B with 3 decimals
+div() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.3f", (b > 0) ? a / b : 0 }'; }
 
 # calls FILE -> "read write recvfrom sendto" call counts from a strace -c summary
 calls() {
@@ -42,12 +51,26 @@ num() { echo "$1" | tr -d ','; }
 # run IMPL BIN TEST -> prints "client_calls_per_msg server_calls_per_msg"
 run() {
     impl=$1 bin=$2 test=$3
-    port=$(free_port)
-    strace -c -f -o "$TMP/$impl.$test.srv" "$bin" -lp "$port" >/dev/null 2>&1 &
-    SRV_PID=$!
-    i=0; while ! (echo > /dev/tcp/127.0.0.1/$port) 2>/dev/null; do
-        i=$((i+1)); [ $i -gt 50 ] && { echo "server did not start" >&2; exit 1; }; sleep 0.1
-    done 2>/dev/null
+    # run executes in a $(...) subshell: stop its server on any exit there.
+    trap '[ -n "${SRV_PID:-}" ] && kill "$SRV_PID" 2>/dev/null; true' EXIT
+    # Start the server; retry on another port if it cannot bind.
+    for attempt in 1 2 3 4 5; do
+        port=$(free_port)
+        strace -c -f -o "$TMP/$impl.$test.srv" "$bin" -lp "$port" >/dev/null 2>&1 &
+        SRV_PID=$!
+        i=0
+        while ! (echo > "/dev/tcp/127.0.0.1/$port") 2>/dev/null; do
+            kill -0 "$SRV_PID" 2>/dev/null || break
+            i=$((i + 1))
+            [ $i -gt 100 ] && break
+            sleep 0.1
+        done
+        (echo > "/dev/tcp/127.0.0.1/$port") 2>/dev/null && break
+        kill "$SRV_PID" 2>/dev/null || true
+        wait "$SRV_PID" 2>/dev/null || true
+        SRV_PID=
+        [ "$attempt" = 5 ] && { echo "$impl server did not start" >&2; exit 1; }
+    done
     strace -c -f -o "$TMP/$impl.$test.cli" "$bin" 127.0.0.1 -lp "$port" -t "$SECS" -vv "$test" \
         > "$TMP/$impl.$test.out"
     "$bin" 127.0.0.1 -lp "$port" quit >/dev/null 2>&1 || true
@@ -63,16 +86,16 @@ run() {
     fi
     set -- $(calls "$TMP/$impl.$test.cli"); ccalls=$(( $1 + $2 + $3 + $4 ))
     set -- $(calls "$TMP/$impl.$test.srv"); scalls=$(( $1 + $2 + $3 + $4 ))
-    printf '%-6s %-8s client: %9d calls / %8d msgs = %6.3f   server: %9d calls / %8d msgs = %6.3f\n' \
-        "$impl" "$test" "$ccalls" "$cmsgs" "$(echo "$ccalls / $cmsgs" | bc -l)" \
-        "$scalls" "$smsgs" "$(echo "$scalls / $smsgs" | bc -l)" >&2
-    echo "$(echo "$ccalls / $cmsgs" | bc -l) $(echo "$scalls / $smsgs" | bc -l)"
+    printf '%-6s %-8s client: %9d calls / %8d msgs = %s   server: %9d calls / %8d msgs = %s\n' \
+        "$impl" "$test" "$ccalls" "$cmsgs" "$(div "$ccalls" "$cmsgs")" \
+        "$scalls" "$smsgs" "$(div "$scalls" "$smsgs")" >&2
+    echo "$(div "$ccalls" "$cmsgs") $(div "$scalls" "$smsgs")"
 }
 
 echo "data-path syscalls (read+write+recvfrom+sendto) per message, -t $SECS:"
 for test in tcp_bw tcp_lat; do
     set -- $(run stock "$STOCK" "$test"); sc=$1 ss=$2
     set -- $(run ours "$OURS" "$test"); oc=$1 os=$2
-    printf '%-8s ratio ours/stock  client %.3f  server %.3f\n' "$test" \
-        "$(echo "$oc / $sc" | bc -l)" "$(echo "$os / $ss" | bc -l)"
+    printf '%-8s ratio ours/stock  client %s  server %s\n' "$test" \
+        "$(div "$oc" "$sc")" "$(div "$os" "$ss")"
 done
