@@ -19,7 +19,8 @@ fn stats(o: Result<Outcome, ClientError>) -> (Stat, Stat) {
 fn check_side(s: &Stat) {
     assert!(s.no_cpus >= 1 && s.no_ticks == 100, "{s:?}");
     let real = s.time_e.real - s.time_s.real;
-    assert!((95..=130).contains(&real), "real ticks {real}");
+    // 1 s in ticks; generous on top for a loaded shared machine.
+    assert!((95..=250).contains(&real), "real ticks {real}");
 }
 
 fn ours_run(port: u16, test: &str, edit: impl Fn(&mut Req)) -> (Stat, Stat) {
