@@ -8,6 +8,25 @@ use common::wrk::units;
 use netbench::parse::{qperf, units as p, wrk};
 use proptest::prelude::*;
 
+/// Whether qperf prints `size` in the exact binary form (`4 KiB (4,096)`):
+/// a multiple of 1024 at every step up to the unit used (qperf.md §6.3).
+fn binary_form(size: u64) -> bool {
+    if size < 1024 || size.trailing_zeros() < 10 {
+        return false;
+    }
+    let mut q = size / 1024;
+    for _ in 0..3 {
+        if q < 1024 {
+            return true;
+        }
+        if q.trailing_zeros() < 10 {
+            return false;
+        }
+        q /= 1024;
+    }
+    true
+}
+
 fn rel_close(got: f64, want: f64, tol: f64) -> bool {
     (got - want).abs() <= tol * want.abs()
 }
@@ -23,7 +42,7 @@ proptest! {
         prop_assert_eq!(out.blocks.len(), 2);
         let got_size = out.blocks[0].msg_size.unwrap() as f64;
         prop_assert!(rel_close(got_size, size as f64, 0.006), "{} vs {}", got_size, size);
-        if size >= 1024 && size % 1024 == 0 {
+        if binary_form(size) {
             prop_assert_eq!(out.blocks[0].msg_size, Some(size));
         }
         let got_bw = out.blocks[0].bw.as_ref().unwrap().value;
