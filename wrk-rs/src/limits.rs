@@ -13,29 +13,45 @@ pub fn overhead(threads: u64) -> u64 {
     6 + threads.saturating_mul(2)
 }
 
-/// Raises the soft open-file limit to the hard limit; returns the new soft
-/// limit (or the unchanged one if raising failed).
+/// Raises the soft open-file limit to the hard limit (capped at the
+/// kernel's `fs.nr_open`, since an "unlimited" hard limit cannot be set as
+/// the soft one); returns the soft limit in effect afterwards.
 pub fn raise_nofile() -> u64 {
     let mut lim = libc::rlimit {
         rlim_cur: 0,
         rlim_max: 0,
     };
-    // SAFETY: plain syscalls on a local struct.
+    // SAFETY: plain syscalls on local structs.
     unsafe {
         if libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) != 0 {
             return u64::MAX;
         }
-        if lim.rlim_cur < lim.rlim_max {
-            let want = libc::rlimit {
-                rlim_cur: lim.rlim_max,
+        let mut targets = vec![lim.rlim_max];
+        if let Some(n) = nr_open() {
+            targets.push(n.min(lim.rlim_max));
+        }
+        for want in targets {
+            if want <= lim.rlim_cur {
+                break;
+            }
+            let new = libc::rlimit {
+                rlim_cur: want,
                 rlim_max: lim.rlim_max,
             };
-            if libc::setrlimit(libc::RLIMIT_NOFILE, &want) == 0 {
-                return want.rlim_cur;
+            if libc::setrlimit(libc::RLIMIT_NOFILE, &new) == 0 {
+                return want;
             }
         }
     }
     lim.rlim_cur
+}
+
+fn nr_open() -> Option<u64> {
+    std::fs::read_to_string("/proc/sys/fs/nr_open")
+        .ok()?
+        .trim()
+        .parse()
+        .ok()
 }
 
 /// The warning to print when `sockets` connections over `threads` threads
