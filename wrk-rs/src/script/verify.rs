@@ -624,4 +624,39 @@ mod tests {
                 .starts_with("data received after completed connection: close message")
         );
     }
+
+    proptest::proptest! {
+        #[test]
+        fn never_panics(data in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..300)) {
+            let _ = verify(&data);
+        }
+
+        #[test]
+        fn counts_generated_requests(
+            reqs in proptest::collection::vec(
+                (0usize..4, "[a-z0-9/._-]{0,12}", proptest::collection::vec(("[A-Za-z][A-Za-z0-9-]{0,8}", "[ -~]{0,10}"), 0..4), proptest::option::of("[ -~]{0,20}")),
+                1..5,
+            )
+        ) {
+            let methods = ["GET", "POST", "PUT", "DELETE"];
+            let mut all = Vec::new();
+            for (m, path, headers, body) in &reqs {
+                let mut r = format!("{} /{} HTTP/1.1\r\n", methods[*m], path);
+                for (name, value) in headers {
+                    let lname = name.to_ascii_lowercase();
+                    if ["content-length", "transfer-encoding", "connection"].contains(&lname.as_str()) {
+                        continue;
+                    }
+                    r.push_str(&format!("{name}: {}\r\n", value.trim()));
+                }
+                if let Some(b) = body {
+                    r.push_str(&format!("Content-Length: {}\r\n\r\n{b}", b.len()));
+                } else {
+                    r.push_str("\r\n");
+                }
+                all.extend_from_slice(r.as_bytes());
+            }
+            proptest::prop_assert_eq!(verify(&all), Ok(reqs.len()));
+        }
+    }
 }
