@@ -738,3 +738,19 @@ fn script_overhead() {
         (1e6 / b - 1e6 / a)
     );
 }
+
+/// Golden 36: `wrk.method = "HEAD"` stalls on responses announcing a body,
+/// under ours as under stock (same request count class: none or some).
+#[test]
+fn golden_head_method_lua() {
+    let Some((ours, theirs, _t)) = both("head_method.lua", 1, 2, "/") else {
+        return;
+    };
+    assert_eq!(
+        ours.requests == 0,
+        theirs.requests == 0,
+        "{}\n{}",
+        ours.out.stdout,
+        theirs.out.stdout
+    );
+}
