@@ -236,3 +236,67 @@ proptest! {
         prop_assert_eq!(out, vec![(ok(200, true), body)]);
     }
 }
+
+/// One generated response: (status, body, framing) → its bytes.
+fn encode(status: u16, body: &[u8], chunks: Option<&[usize]>) -> Vec<u8> {
+    let mut s = format!("HTTP/1.1 {status} X\r\nServer: t\r\n").into_bytes();
+    match chunks {
+        None => {
+            s.extend_from_slice(format!("Content-Length: {}\r\n\r\n", body.len()).as_bytes());
+            s.extend_from_slice(body);
+        }
+        Some(sizes) => {
+            s.extend_from_slice(b"Transfer-Encoding: chunked\r\n\r\n");
+            let mut rest = body;
+            for &n in sizes {
+                let n = n.min(rest.len());
+                if n == 0 {
+                    continue;
+                }
+                s.extend_from_slice(format!("{n:X}\r\n").as_bytes());
+                s.extend_from_slice(&rest[..n]);
+                s.extend_from_slice(b"\r\n");
+                rest = &rest[n..];
+            }
+            if !rest.is_empty() {
+                s.extend_from_slice(format!("{:x}\r\n", rest.len()).as_bytes());
+                s.extend_from_slice(rest);
+                s.extend_from_slice(b"\r\n");
+            }
+            s.extend_from_slice(b"0\r\n\r\n");
+        }
+    }
+    s
+}
+
+proptest! {
+    #[test]
+    fn generated_streams_roundtrip_under_any_split(
+        responses in proptest::collection::vec(
+            (200u16..600, proptest::collection::vec(any::<u8>(), 0..300),
+             proptest::option::of(proptest::collection::vec(1usize..64, 0..8))),
+            1..6),
+        cuts in proptest::collection::vec(any::<usize>(), 0..10),
+    ) {
+        let mut stream = Vec::new();
+        let mut expect = Vec::new();
+        for (status, body, chunks) in &responses {
+            // 204/304 never have a body (tested separately).
+            let status = if matches!(status, 204 | 304) { 200 } else { *status };
+            stream.extend_from_slice(&encode(status, body, chunks.as_deref()));
+            expect.push((ok(status, true), body.clone()));
+        }
+        let mut cuts: Vec<usize> = cuts.into_iter().map(|c| c % (stream.len() + 1)).collect();
+        cuts.sort_unstable();
+        let mut chunks: Vec<&[u8]> = Vec::new();
+        let mut last = 0;
+        for c in cuts {
+            chunks.push(&stream[last..c]);
+            last = c;
+        }
+        chunks.push(&stream[last..]);
+        let (out, err) = run(true, &chunks);
+        prop_assert_eq!(err, None);
+        prop_assert_eq!(out, expect);
+    }
+}
