@@ -88,6 +88,7 @@ fn compare(
     let (o, oout) = run(OURS, behavior, args, stop_after);
     let (s, sout) = run(&stock.to_string_lossy(), behavior, args, stop_after);
     let ctx = format!("{behavior:?} {args:?}\n--- ours\n{oout}--- stock\n{sout}");
+    eprintln!("{behavior:?}: ours {o:?}\n{behavior:?}: stock {s:?}");
     same_order(&format!("requests {ctx}"), o.requests, s.requests, factor);
     same_order(&format!("connect {ctx}"), o.connect, s.connect, factor);
     if behavior == Behavior::Reset {
