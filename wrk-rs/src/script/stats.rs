@@ -46,7 +46,7 @@ pub fn call_index(s: &Stats, i: f64) -> (u64, u64) {
 fn echo_key(lua: &Lua, key: Value) -> mlua::Result<Value> {
     Ok(match key {
         Value::Integer(i) => Value::String(lua.create_string(i.to_string())?),
-        Value::Number(n) => Value::String(lua.create_string(super::lua_number_text(n))?),
+        Value::Number(n) => Value::String(lua.create_string(super::values::lua_number_text(n))?),
         other => other,
     })
 }

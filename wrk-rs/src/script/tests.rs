@@ -1,9 +1,15 @@
 //! Unit tests of the Lua layer without the engine: states, hooks, the wrk
 //! table, thread objects, stats objects and error texts.
 
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use mlua::{AnyUserData, Table};
+
+use super::values::lua_number_text;
 use super::*;
-use mlua::AnyUserData;
-use std::sync::atomic::AtomicUsize;
+use crate::script_api::{ScriptShape, Summary, ThreadScript};
+use thread::{ThreadObj, ThreadShared};
 
 fn script_file(text: &str) -> String {
     static N: AtomicUsize = AtomicUsize::new(0);
@@ -29,11 +35,7 @@ fn env() -> ScriptEnv {
 }
 
 fn main_for(path: &str, env: &ScriptEnv) -> LuaMain {
-    LuaMain {
-        lua: new_state(path, env).unwrap(),
-        path: path.to_string(),
-        env: env.clone(),
-    }
+    LuaMain::new(new_state(path, env).unwrap(), path, env)
 }
 
 fn addr() -> SocketAddr {

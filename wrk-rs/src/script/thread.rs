@@ -12,7 +12,7 @@ use std::sync::{Arc, Mutex};
 use mlua::{AnyUserData, Lua, MetaMethod, UserData, UserDataFields, Value};
 
 use super::addr::Addr;
-use super::lua_type_name;
+use super::values::{lua_number_text, lua_type_name};
 
 /// What the main state, the thread state and the engine share about one thread.
 #[derive(Debug)]
@@ -86,7 +86,7 @@ fn key_text(v: &Value) -> Option<String> {
     match v {
         Value::String(s) => Some(String::from_utf8_lossy(&s.as_bytes()).into_owned()),
         Value::Integer(i) => Some(i.to_string()),
-        Value::Number(n) => Some(super::lua_number_text(*n)),
+        Value::Number(n) => Some(lua_number_text(*n)),
         _ => None,
     }
 }
