@@ -754,3 +754,39 @@ fn golden_head_method_lua() {
         theirs.out.stdout
     );
 }
+
+/// Prints from worker hooks share stdout with the report: whole lines, before
+/// the statistics table, once per thread (as under stock).
+#[test]
+fn worker_prints_precede_the_report() {
+    let Some(wrk) = stock::require("wrk") else {
+        return;
+    };
+    let dir = testkit::tmp::TempDir::new("wrk-lua-print").unwrap();
+    let p = dir.path().join("print.lua");
+    std::fs::write(
+        &p,
+        "local first = true\nfunction response() if first then first = false print('first response') end end\n",
+    )
+    .unwrap();
+    let script = p.to_string_lossy().into_owned();
+    let t = HttpTarget::start();
+    let url = t.url("/");
+    let args = ["-t2", "-c2", "-d1s", "-s", script.as_str(), url.as_str()];
+    for bin in [OURS, wrk.to_str().unwrap()] {
+        let o = run(bin, &args);
+        let lines: Vec<&str> = o.stdout.lines().collect();
+        let table = lines
+            .iter()
+            .position(|l| l.starts_with("  Thread Stats"))
+            .expect("table");
+        let firsts: Vec<usize> = lines
+            .iter()
+            .enumerate()
+            .filter(|(_, l)| **l == "first response")
+            .map(|(i, _)| i)
+            .collect();
+        assert_eq!(firsts.len(), 2, "{bin}:\n{}", o.stdout);
+        assert!(firsts.iter().all(|&i| i < table), "{bin}:\n{}", o.stdout);
+    }
+}
