@@ -4,12 +4,15 @@
 //! numeric indexes) evaluate to the key as a string, `#s` is the number of
 //! distinct values, `s(i)` gives the i-th distinct value and its count and
 //! `percentile(100)` is 0. wrk2 mode (`-R`) wraps an HdrHistogram recorder:
-//! `#s` is the sample count, `s[i]` the value at percentile `100·i/#s`.
+//! `#s` is the sample count, `s[i]` the value at percentile `100·i/#s`;
+//! max, mean, stdev and percentiles follow wrk2's C HdrHistogram
+//! (`common::wrk2::stdev`), so scripts print the digits wrk2 prints.
 
 use std::sync::Arc;
 
 use common::hdr::Recorder;
 use common::wrk::stats::Stats;
+use common::wrk2::stdev;
 use mlua::{Lua, MetaMethod, UserData, UserDataMethods, Value};
 
 /// wrk's stats object.
@@ -102,7 +105,7 @@ impl HdrStats {
         if total == 0 || p.is_nan() {
             return 0.0;
         }
-        self.0.percentile(p.clamp(0.0, 100.0)) as f64
+        stdev::value_at_percentile(self.0.histogram(), p.clamp(0.0, 100.0)) as f64
     }
 }
 
@@ -123,14 +126,17 @@ impl UserData for HdrStats {
                     }
                     match name.as_bytes().as_ref() {
                         b"min" => return Ok(Value::Number(r.histogram().min() as f64)),
-                        b"max" => return Ok(Value::Number(r.max() as f64)),
-                        b"mean" => return Ok(Value::Number(r.mean())),
-                        b"stdev" => return Ok(Value::Number(r.stdev())),
+                        b"max" => return Ok(Value::Number(stdev::max(r.histogram()) as f64)),
+                        b"mean" => return Ok(Value::Number(stdev::mean(r.histogram()))),
+                        b"stdev" => return Ok(Value::Number(stdev::stdev(r.histogram()))),
                         b"percentile" => {
                             let f =
                                 lua.create_function(|_, (ud, p): (mlua::AnyUserData, f64)| {
                                     let this = ud.borrow::<HdrStats>()?;
-                                    Ok(this.0.percentile(p.clamp(0.0, 100.0)) as f64)
+                                    Ok(stdev::value_at_percentile(
+                                        this.0.histogram(),
+                                        p.clamp(0.0, 100.0),
+                                    ) as f64)
                                 })?;
                             return Ok(Value::Function(f));
                         }

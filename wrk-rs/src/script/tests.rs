@@ -414,6 +414,30 @@ fn hdr_stats_objects_in_lua() {
 }
 
 #[test]
+fn hdr_stats_follow_wrk2_c_histogram_digits() {
+    // 2995 µs lies in a 2-wide bucket (2994..=2995): wrk2 reports the max as
+    // the bucket's lowest value and percentiles as its highest.
+    let p = script_file(
+        r#"
+        function done(summary, latency, requests)
+          out = table.concat({ latency.max, latency:percentile(100), latency:percentile(50),
+            latency.mean }, ",")
+        end
+    "#,
+    );
+    let mut e = env();
+    e.rate_mode = true;
+    let mut m = main_for(&p, &e);
+    let mut r = common::hdr::Recorder::new();
+    for v in [1000, 2995] {
+        r.record(v);
+    }
+    m.done_hdr(&Summary::default(), &r, &common::hdr::Recorder::new())
+        .unwrap();
+    assert_eq!(global::<String>(&m, "out"), "2994,2995,1000,1997.5");
+}
+
+#[test]
 fn done_error_is_a_panic() {
     let p = script_file("function done() error('late', 0) end");
     let mut m = main_for(&p, &env());
