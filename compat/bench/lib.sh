@@ -1,0 +1,91 @@
+# Shared helpers for the side-by-side benchmark scripts here (sourced, not
+# run). Everything is loopback only; every process a script starts is
+# recorded with `track PID` and killed by that PID on exit (`bench_cleanup`,
+# installed as the EXIT trap by `bench_init`).
+
+BENCH_PIDS=()
+BENCH_TMP=""
+
+# bench_init: temp dir in $BENCH_TMP, cleanup trap, repo root in $ROOT.
+bench_init() {
+    ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+    BENCH_TMP=$(mktemp -d "${TMPDIR:-/tmp}/bench.XXXXXX")
+    trap bench_cleanup EXIT
+    trap 'exit 130' INT
+    trap 'exit 143' TERM
+}
+
+# Kill (by PID) what we started, then remove the temp dir unless KEEP=1.
+bench_cleanup() {
+    local pid
+    for pid in "${BENCH_PIDS[@]}"; do
+        kill "$pid" 2>/dev/null || true
+    done
+    for pid in "${BENCH_PIDS[@]}"; do
+        wait "$pid" 2>/dev/null || true
+    done
+    if [[ -n "$BENCH_TMP" ]]; then
+        if [[ "${KEEP:-0}" == 1 ]]; then
+            echo "raw outputs kept in $BENCH_TMP" >&2
+        else
+            rm -rf "$BENCH_TMP"
+        fi
+    fi
+}
+
+track() { BENCH_PIDS+=("$1"); }
+
+# A TCP port nothing listens on right now (the kernel's pick).
+free_port() {
+    python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
+}
+
+# wait_listen PORT PID [SECONDS]: until something listens on 127.0.0.1:PORT
+# (checked with ss, so the server never sees a probe connection); fails if
+# PID died or the time ran out.
+wait_listen() {
+    local port=$1 pid=$2 tries=$(( ${3:-20} * 10 )) i
+    for ((i = 0; i < tries; i++)); do
+        if ss -Hltn "sport = :$port" | grep -q .; then return 0; fi
+        kill -0 "$pid" 2>/dev/null || return 1
+        sleep 0.1
+    done
+    return 1
+}
+
+# Our binary NAME built in release for PACKAGE; prints its path.
+build_ours() {
+    local pkg=$1 name=$2 target
+    target=${CARGO_TARGET_DIR:-$ROOT/target}
+    (cd "$ROOT" && cargo build --release -q -p "$pkg") >&2
+    echo "$target/release/$name"
+}
+
+# median: of the numbers on stdin (one a line, "-" or empty skipped); "-"
+# when there are none.
+median() {
+    grep -E '^[0-9.eE+-]+$' | grep -v '^-$' | sort -g | awk '
+        { v[NR] = $1 }
+        END {
+            if (NR == 0) { print "-"; exit }
+            if (NR % 2) print v[(NR + 1) / 2]
+            else print (v[NR / 2] + v[NR / 2 + 1]) / 2
+        }'
+}
+
+# ratio A B: A/B to 2 decimals, "-" when either is missing or B is 0.
+ratio() {
+    awk -v a="$1" -v b="$2" 'BEGIN {
+        if (a == "-" || b == "-" || b + 0 == 0) print "-"
+        else printf "%.2f\n", a / b }'
+}
+
+# fmt NUMBER: 4 significant digits, "-" kept.
+fmt() {
+    awk -v a="$1" 'BEGIN { if (a == "-") print "-"; else printf "%.4g\n", a }'
+}
+
+# Load and machine note for the report header.
+machine_note() {
+    echo "host: $(nproc) CPUs, $(uname -r); $(uptime | sed 's/.*load average/load average/')"
+}
