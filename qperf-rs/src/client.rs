@@ -39,6 +39,9 @@ pub enum ClientError {
     Local(String),
     /// The server's text; printed on stderr as "server: TEXT", exit 1.
     Remote(String),
+    /// The server raised its error but the text did not arrive within 3 s;
+    /// printed on stderr as "server failure", exit 1 (spec §7.2).
+    RemoteFailure,
 }
 
 impl From<CtlError> for ClientError {
@@ -46,6 +49,7 @@ impl From<CtlError> for ClientError {
         match e {
             CtlError::Local(m) => ClientError::Local(m),
             CtlError::Peer(m) => ClientError::Remote(m),
+            CtlError::PeerFailure => ClientError::RemoteFailure,
         }
     }
 }

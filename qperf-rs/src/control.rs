@@ -41,6 +41,9 @@ pub enum CtlError {
     Local(String),
     /// The peer reported an error through the urgent channel (its text, may be empty).
     Peer(String),
+    /// The peer raised the urgent byte but its text did not end (EOF) within
+    /// [`ERROR_GRACE`]: stock prints `server failure` / `client failure`.
+    PeerFailure,
 }
 
 /// Outcome of waiting on the control socket.
@@ -237,7 +240,12 @@ impl Control {
         let mut text = Vec::new();
         let mut at_mark = false;
         let mut chunk = [0u8; 512];
-        while Instant::now() < deadline && text.len() < wire::ERROR_TEXT_MAX {
+        // Like stock, the text must end (EOF, an error, or a full buffer)
+        // before the deadline, otherwise it is a "failure".
+        while text.len() < wire::ERROR_TEXT_MAX {
+            if Instant::now() >= deadline {
+                return CtlError::PeerFailure;
+            }
             if !at_mark {
                 at_mark = self.at_mark();
             }
@@ -247,7 +255,7 @@ impl Control {
                 Ok(_) => {}
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
                     if let Ok(Ready::Timeout) = wait(fd, false, deadline) {
-                        break;
+                        return CtlError::PeerFailure;
                     }
                 }
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
@@ -423,6 +431,34 @@ mod tests {
         );
         drop(c);
         t.join().unwrap();
+    }
+
+    #[test]
+    fn urgent_without_text_is_a_peer_failure() {
+        // The peer raises its error but neither sends text nor closes:
+        // stock gives up after 3 s with "server failure".
+        let (mut c, s) = pair();
+        let b = [wire::URGENT_ERROR];
+        // SAFETY: `b` is a valid 1-byte buffer.
+        let n = unsafe { libc::send(s.fd(), b.as_ptr().cast(), 1, libc::MSG_OOB) };
+        assert_eq!(n, 1);
+        let t = Instant::now();
+        assert_eq!(c.recv("port", 4, 10), Err(CtlError::PeerFailure));
+        assert!(t.elapsed() >= ERROR_GRACE - Duration::from_millis(10));
+        assert!(t.elapsed() < ERROR_GRACE + Duration::from_secs(2));
+        drop(s);
+    }
+
+    #[test]
+    fn urgent_then_close_is_an_empty_text() {
+        // Text readable (empty, then EOF): stock prints "server: " alone.
+        let (mut c, s) = pair();
+        let b = [wire::URGENT_ERROR];
+        // SAFETY: `b` is a valid 1-byte buffer.
+        let n = unsafe { libc::send(s.fd(), b.as_ptr().cast(), 1, libc::MSG_OOB) };
+        assert_eq!(n, 1);
+        drop(s);
+        assert_eq!(c.recv("port", 4, 10), Err(CtlError::Peer(String::new())));
     }
 
     #[test]

@@ -172,5 +172,11 @@ fn serve_one(cfg: &ServerConfig, stream: TcpStream, slot: &Mutex<()>) -> bool {
             }
             false
         }
+        Err(CtlError::PeerFailure) => {
+            if cfg.debug {
+                let _ = writeln!(std::io::stderr(), "client failure");
+            }
+            false
+        }
     }
 }

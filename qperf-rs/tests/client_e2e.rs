@@ -316,6 +316,67 @@ fn remote_errors() {
     );
 }
 
+/// A fake server that reads the REQ, raises the urgent error byte and then
+/// neither sends text nor closes for `hold`.
+fn mute_error_server(hold: Duration) -> (u16, std::thread::JoinHandle<()>) {
+    use std::io::Read;
+    use std::os::fd::AsRawFd;
+    let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = l.local_addr().expect("addr").port();
+    let t = std::thread::spawn(move || {
+        let Ok((mut s, _)) = l.accept() else { return };
+        let _ = s.set_read_timeout(Some(Duration::from_secs(5)));
+        let mut req = [0u8; 64];
+        let _ = s.read(&mut req);
+        let b = [b'?'];
+        // SAFETY: `b` is a valid 1-byte buffer; `s` is an open socket.
+        unsafe { libc::send(s.as_raw_fd(), b.as_ptr().cast(), 1, libc::MSG_OOB) };
+        std::thread::sleep(hold);
+    });
+    (port, t)
+}
+
+#[test]
+fn server_error_text_never_arrives() {
+    // The text must end (EOF) within 3 s, else `server failure` (§4.12, §7.2).
+    let mut bins = vec![OURS.to_string()];
+    if testkit::stock::require("qperf").is_some() {
+        bins.push(stock_bin());
+    }
+    let runs: Vec<_> = bins
+        .into_iter()
+        .map(|bin| {
+            std::thread::spawn(move || {
+                let (port, srv) = mute_error_server(Duration::from_secs(8));
+                let t = std::time::Instant::now();
+                let f = client(&bin, "127.0.0.1", port, "-t 1 tcp_bw");
+                let took = t.elapsed();
+                drop(srv);
+                (bin, f, took)
+            })
+        })
+        .collect();
+    for r in runs {
+        let (bin, f, took) = r.join().expect("client thread");
+        let (code, out, err) = (f.code(), f.stdout_str(), f.stderr_str());
+        assert_eq!((code, out.as_str()), (Some(1), "tcp_bw:\n"), "{bin}");
+        if bin == OURS {
+            assert_eq!(err, "server failure\n");
+            assert!(
+                took >= Duration::from_millis(2900) && took < Duration::from_secs(8),
+                "{took:?}"
+            );
+        } else {
+            // Stock stops at the first "would block" of its non-blocking
+            // socket and so mostly prints `server: ` at once (§4.12 race).
+            assert!(
+                ["server failure\n", "server: \n"].contains(&err.as_str()),
+                "stock: {err:?}"
+            );
+        }
+    }
+}
+
 #[test]
 fn server_not_running() {
     let port = free_port();

@@ -510,6 +510,15 @@ fn errors_from_the_runner() {
         ))],
     );
     assert_eq!((code, out), (1, golden("rdma_no_device.txt")));
+    // The server's error text never arrived (spec §7.2).
+    let (code, out, err, _) = exec(
+        "127.0.0.1 -t 1 tcp_bw",
+        vec![Err(ClientError::RemoteFailure)],
+    );
+    assert_eq!(
+        (code, out.as_str(), err.as_str()),
+        (1, "tcp_bw:\n", "server failure\n")
+    );
 }
 
 #[test]

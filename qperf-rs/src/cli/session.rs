@@ -365,6 +365,10 @@ impl Session<'_> {
                 let _ = writeln!(self.err, "server: {}", clip(&msg));
                 Err(Stop(1))
             }
+            Err(ClientError::RemoteFailure) => {
+                let _ = writeln!(self.err, "server failure");
+                Err(Stop(1))
+            }
         }
     }
 
