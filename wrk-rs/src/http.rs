@@ -115,6 +115,8 @@ pub struct ResponseParser {
     body: Vec<u8>,
     status: u16,
     keep_alive: bool,
+    /// The response being parsed answers a `HEAD` request: no body.
+    head_request: bool,
 }
 
 impl ResponseParser {
@@ -130,7 +132,14 @@ impl ResponseParser {
             body: Vec::new(),
             status: 0,
             keep_alive: false,
+            head_request: false,
         }
+    }
+
+    /// Tells whether the response in progress (or the next one) answers a
+    /// `HEAD` request; read when its header block completes.
+    pub fn set_head(&mut self, head: bool) {
+        self.head_request = head;
     }
 
     /// Back to "expecting a new response" (fresh connection).
@@ -349,7 +358,8 @@ impl ResponseParser {
         }
         self.status = head.status;
         self.body.clear();
-        let no_body = head.status / 100 == 1 || head.status == 204 || head.status == 304;
+        let no_body =
+            self.head_request || head.status / 100 == 1 || head.status == 204 || head.status == 304;
         let (state, needs_eof) = if no_body {
             (State::Head, false)
         } else if head.chunked {
@@ -610,6 +620,8 @@ fn hex(b: u8) -> Option<u64> {
         _ => None,
     }
 }
+
+pub mod batch;
 
 #[cfg(test)]
 mod tests;

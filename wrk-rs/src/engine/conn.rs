@@ -10,6 +10,7 @@ use std::net::SocketAddr;
 use mio::net::TcpStream;
 use socket2::{Domain, Protocol, Socket, Type};
 
+use crate::http::batch::HeadMask;
 use crate::http::ResponseParser;
 use crate::rate::Schedule;
 use crate::tls::{ReadOutcome, TlsSession};
@@ -53,6 +54,8 @@ pub struct Conn {
     pub generation: u32,
     /// `-R` pacing.
     pub schedule: Option<Schedule>,
+    /// `HEAD` requests of the current dynamic batch (`request()`).
+    pub head: HeadMask,
 }
 
 impl Conn {
@@ -72,6 +75,7 @@ impl Conn {
             waiting: false,
             generation: 0,
             schedule,
+            head: 0,
         }
     }
 

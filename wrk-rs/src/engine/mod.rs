@@ -5,6 +5,12 @@
 //! the `-R` mode; the event loop lives in [`worker`], the connection state in
 //! [`conn`], timers in [`timers`]/[`precise`], Req/Sec sampling in [`sampler`].
 //!
+//! Deliberate differences from wrk 4.1.0 that change what is counted (spec
+//! §8 items 5 and 7, listed in the README):
+//! - A batch outstanding longer than `--timeout` + 100 ms counts one timeout
+//!   and its connection is reopened (wrk keeps waiting forever).
+//! - Responses to `HEAD` requests have no body (wrk stalls on them).
+//!
 //! Deliberate differences from wrk 4.1.0 (nothing counted or printed changes):
 //! - Sockets are registered once, edge-triggered for read and write; a batch
 //!   is written directly when allowed instead of after a writability event.

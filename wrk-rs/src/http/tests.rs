@@ -300,3 +300,21 @@ proptest! {
         prop_assert_eq!(out, expect);
     }
 }
+
+#[test]
+fn head_response_ends_after_headers() {
+    let mut p = ResponseParser::new(false);
+    p.set_head(true);
+    let resp = b"HTTP/1.1 200 OK\r\nContent-Length: 615\r\n\r\nHTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n";
+    let first = p.feed(resp).expect("parses");
+    let done = first.complete.expect("complete without body");
+    assert!(done.keep_alive);
+    let second = p.feed(&resp[first.consumed..]).expect("parses");
+    assert_eq!(second.consumed, resp.len() - first.consumed);
+    assert!(second.complete.is_some());
+    p.set_head(false);
+    let third = p
+        .feed(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n")
+        .expect("parses");
+    assert!(third.complete.is_none(), "GET waits for its body");
+}
