@@ -110,7 +110,10 @@ parse() {
         $1 == "Transfer/sec:" { tr = mib($2) }
         /^  Socket errors:/ { gsub(/,/, ""); err += $4 + $6 + $8 + $10 }
         /^  Non-2xx or 3xx responses:/ { err += $NF }
-        END { print rps, tr, avg, p99, err, wall }
+        END {
+            if (rps + 0 == 0) avg = p99 = "-"  # no request finished: no latency
+            print rps, tr, avg, p99, err, wall
+        }
     ' "$1"
 }
 
