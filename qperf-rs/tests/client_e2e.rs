@@ -6,10 +6,14 @@
 //! then the cell's pair with the same arguments: exit code and stderr must
 //! be equal, and stdout must have the same blocks, lines, order, units and
 //! layout, equal parameter values and measured numbers within a factor of
-//! 1000 (the machine is shared, so only sanity is checked). A few more
-//! tests cover display options, remote errors and a missing server.
+//! 1000 (the machine is shared, so only sanity is checked). The reference
+//! run of a command line is shared by its three cells. A few more tests
+//! cover display options, remote errors, a missing server, `-ip` above
+//! 65535 and the `-D` traces of both sides.
 
+use std::collections::HashMap;
 use std::process::Command;
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
 use testkit::ports::{free_port, ipv6_loopback_available};
@@ -445,8 +449,71 @@ fn same_conf(want: &str, got: &str) {
     }
 }
 
-/// One matrix cell: `client` against `server` with `args` (a `{ip}` in
-/// them is replaced by a free port), compared with stock against stock.
+/// What a client run printed: exit code, stdout, stderr.
+type Printed = (Option<i32>, String, String);
+
+/// `args` with `{ip}` replaced by a free port and `{wip}` by a free port
+/// plus 65536 (stock wraps it modulo 65536 when binding); returns the
+/// substituted port as printed by `-vu` (`29,766`), if any.
+fn with_ports(args: &str) -> (String, Option<String>) {
+    for (key, add) in [("{ip}", 0u32), ("{wip}", 65536)] {
+        if args.contains(key) {
+            let ip = (u32::from(free_port()) + add).to_string();
+            return (args.replace(key, &ip), Some(thousands(&ip)));
+        }
+    }
+    (args.to_string(), None)
+}
+
+/// `29766` → `29,766` (qperf's comma grouping).
+fn thousands(n: &str) -> String {
+    let mut out = String::new();
+    for (i, c) in n.chars().enumerate() {
+        if i > 0 && (n.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// The reference for one command line: the stock client against a stock
+/// server, run once and shared by the cells of that line (they run on
+/// threads of this process), with the `-ip` port it used.
+fn reference(stock: &str, host: &str, args: &str) -> Arc<(Printed, Option<String>)> {
+    type Cache = Mutex<HashMap<String, Arc<OnceLock<Arc<(Printed, Option<String>)>>>>>;
+    static CACHE: OnceLock<Cache> = OnceLock::new();
+    let slot = CACHE
+        .get_or_init(Default::default)
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .entry(format!("{host} {args}"))
+        .or_default()
+        .clone();
+    slot.get_or_init(|| {
+        let (args, ip) = with_ports(args);
+        let mut srv = start(Stock);
+        let f = client(stock, host, srv.port, &args);
+        if args.starts_with("quit") {
+            server_exits(&mut srv, "stock server");
+        }
+        Arc::new(((f.code(), f.stdout_str(), f.stderr_str()), ip))
+    })
+    .clone()
+}
+
+/// `quit` must stop the server with exit code 0.
+fn server_exits(srv: &mut Server, what: &str) {
+    let status = srv
+        .guard
+        .wait_timeout(Duration::from_secs(10))
+        .expect("wait")
+        .unwrap_or_else(|| panic!("{what}: server still running"));
+    assert_eq!(status.code(), Some(0), "{what}: server exit");
+}
+
+/// One matrix cell: `client` against `server` with `args` (see
+/// [`with_ports`]), compared with stock against stock.
 fn cell(server: Impl, client_impl: Impl, host: &str, args: &str) {
     let Some(stock) = testkit::stock::require("qperf") else {
         return;
@@ -456,35 +523,28 @@ fn cell(server: Impl, client_impl: Impl, host: &str, args: &str) {
         testkit::stock::missing("IPv6 loopback");
         return;
     }
-    let args = args.replace("{ip}", &free_port().to_string());
-    let mut reference = start(Stock);
+    let want = reference(&stock, host, args);
+    let ((want_code, want_out, want_err), want_ip) = &*want;
+    let (args, ip) = with_ports(args);
     let mut srv = start(server);
-    let want = client(&stock, host, reference.port, &args);
     let got = client(&bin(client_impl), host, srv.port, &args);
     let what = format!("{client_impl:?} client -> {server:?} server: {args}");
-    assert_eq!(
-        got.code(),
-        want.code(),
-        "{what}: exit\n{}",
-        got.stdout_str()
-    );
-    assert_eq!(got.stderr_str(), want.stderr_str(), "{what}: stderr");
-    let (want_out, got_out) = (want.stdout_str(), got.stdout_str());
+    assert_eq!(got.code(), *want_code, "{what}: exit\n{}", got.stdout_str());
+    assert_eq!(&got.stderr_str(), want_err, "{what}: stderr");
+    let mut got_out = got.stdout_str();
+    if let (Some(a), Some(b)) = (&ip, want_ip) {
+        // Each run pins its own free port; compare the rest.
+        assert!(got_out.contains(a.as_str()), "{what}: port\n{got_out}");
+        got_out = got_out.replace(a.as_str(), b);
+    }
     if args == "conf" {
-        same_conf(&want_out, &got_out);
+        same_conf(want_out, &got_out);
     } else {
-        same_shape(&want_out, &got_out, &what);
+        same_shape(want_out, &got_out, &what);
     }
     if args.starts_with("quit") {
         assert_eq!(got_out, "quit:\n");
-        for s in [&mut reference, &mut srv] {
-            let status = s
-                .guard
-                .wait_timeout(Duration::from_secs(10))
-                .expect("wait")
-                .unwrap_or_else(|| panic!("{what}: server still running"));
-            assert_eq!(status.code(), Some(0), "{what}: server exit");
-        }
+        server_exits(&mut srv, &what);
     }
 }
 
@@ -505,6 +565,8 @@ macro_rules! matrix {
     };
 }
 
+// Every test word costs one second per run (`-t 1`); each line runs four
+// times (reference + three cells), so keep the lists short.
 matrix! {
     tcp_bw: "127.0.0.1", "-t 1 tcp_bw";
     tcp_lat: "127.0.0.1", "-t 1 tcp_lat";
@@ -515,8 +577,88 @@ matrix! {
     seed_sweep: "127.0.0.1", "-t 1 -oo msg_size:1:256K:*64 -vu tcp_bw tcp_lat";
     pinned_ports: "127.0.0.1", "-t 1 -ip {ip} -vu tcp_bw udp_lat";
     unify_units: "127.0.0.1", "-t 1 -uu -vv tcp_lat";
-    bits_per_sec: "127.0.0.1", "-t 1 -ub udp_bw tcp_bw";
-    very_verbose: "127.0.0.1", "-t 1 -vv tcp_bw udp_bw";
+    bits_per_sec: "127.0.0.1", "-t 1 -ub udp_bw";
+    very_verbose: "127.0.0.1", "-t 1 -vv tcp_bw";
     time_1_verbose: "127.0.0.1", "-t 1 -v udp_lat";
     ipv6: "::1", "-t 1 tcp_bw udp_lat";
+}
+
+/// `-ip` above 65535 against a stock server: stock's client passes the
+/// number on unchanged, the stock server wraps it when binding, and `-vu`
+/// shows it unwrapped (golden tcp_bw_t1_ip_70000_vu.txt, taken with a
+/// fixed port; here a free port + 65536).  Our server refuses such ports
+/// (hostile.rs), so only our client against the stock server is a cell.
+#[test]
+fn ours_to_stock_wrapped_data_port() {
+    cell(Stock, Ours, "127.0.0.1", "-t 1 -ip {wip} -vu tcp_bw");
+    let golden = include_str!(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../compat/golden/qperf/tcp_bw_t1_ip_70000_vu.txt"
+    ));
+    let Some(stock) = testkit::stock::require("qperf") else {
+        return;
+    };
+    let want = reference(
+        &stock.to_string_lossy(),
+        "127.0.0.1",
+        "-t 1 -ip {wip} -vu tcp_bw",
+    );
+    let ip = want.1.clone().expect("port");
+    // The reference printed the golden lines (its port in place of 70,000).
+    same_shape(
+        &golden.replace("70,000", &ip),
+        &want.0 .1,
+        "golden vs stock",
+    );
+}
+
+/// Masks port numbers in a `-D` trace.
+fn mask_ports(trace: &str) -> String {
+    trace
+        .lines()
+        .map(|l| match l.find(" port ") {
+            Some(i) => format!("{} port N", &l[..i]),
+            None => l.to_string(),
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// The server's stderr once it has stopped growing for 300 ms (at most 5 s).
+fn settled_stderr(g: &ChildGuard) -> String {
+    let mut last = g.stderr_str();
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    loop {
+        std::thread::sleep(Duration::from_millis(300));
+        let now = g.stderr_str();
+        if now == last || std::time::Instant::now() >= deadline {
+            return now;
+        }
+        last = now;
+    }
+}
+
+/// `-D` on both sides: (client stderr, server stderr) for one tcp_lat.
+fn traces(bin: &str) -> (String, String) {
+    let port = free_port();
+    let mut g =
+        ChildGuard::spawn(Command::new(bin).args(["-lp", &port.to_string(), "-D"])).unwrap();
+    g.wait_for_port(([127, 0, 0, 1], port).into(), Duration::from_secs(5))
+        .unwrap();
+    // wait_for_port's probe connection shows up in the server trace.
+    let before = settled_stderr(&g).len();
+    let c = client(bin, "127.0.0.1", port, "-t 1 -D tcp_lat");
+    let srv = settled_stderr(&g)[before..].to_string();
+    (mask_ports(&c.stderr_str()), mask_ports(&srv))
+}
+
+#[test]
+fn debug_traces_match_stock() {
+    let Some(stock) = testkit::stock::require("qperf") else {
+        return;
+    };
+    let (sc, ss) = traces(&stock.to_string_lossy());
+    let (oc, os) = traces(OURS);
+    assert_eq!(oc, sc, "client -D trace");
+    assert_eq!(os, ss, "server -D trace");
 }

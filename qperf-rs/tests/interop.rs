@@ -1,6 +1,7 @@
-//! Interop matrix on loopback through the library API: our client → stock
-//! server, stock client → our server, ours → ours, for tcp_bw, tcp_lat,
-//! udp_bw, udp_lat, conf, quit and a pinned data port (`-ip`).
+//! Interop on loopback through the library API: what our client and our
+//! server *measure* (the STAT fields: ticks, message and byte counts) with
+//! a stock or our peer, plus error cases.  The output-level matrix of all
+//! directions through the binaries is client_e2e.rs.
 
 mod support;
 
@@ -19,8 +20,10 @@ fn stats(o: Result<Outcome, ClientError>) -> (Stat, Stat) {
 fn check_side(s: &Stat) {
     assert!(s.no_cpus >= 1 && s.no_ticks == 100, "{s:?}");
     let real = s.time_e.real - s.time_s.real;
-    // 1 s in ticks; generous on top for a loaded shared machine.
-    assert!((95..=250).contains(&real), "real ticks {real}");
+    // 1 s in ticks (100/s); the timer stops the test, but on a loaded
+    // shared machine the thread may run late by seconds.  Still catches a
+    // test running 5-10 times too long or not at all.
+    assert!((95..=500).contains(&real), "real ticks {real}");
 }
 
 fn ours_run(port: u16, test: &str, edit: impl Fn(&mut Req)) -> (Stat, Stat) {
@@ -142,120 +145,12 @@ fn stock_vs_ours(args: &[&str]) -> Option<(i32, String, String)> {
     out
 }
 
-/// `29766` → `29,766` (qperf's comma grouping).
-fn fmt_thousands(n: &str) -> String {
-    let mut out = String::new();
-    for (i, c) in n.chars().enumerate() {
-        if i > 0 && (n.len() - i).is_multiple_of(3) {
-            out.push(',');
-        }
-        out.push(c);
-    }
-    out
-}
-
 fn assert_lines(out: &str, names: &[&str]) {
     let lines: Vec<&str> = out.lines().collect();
     assert_eq!(lines.len(), names.len(), "{out}");
     for (l, n) in lines.iter().zip(names) {
         assert!(l.starts_with(n), "{l:?} should start with {n:?}\n{out}");
     }
-}
-
-#[test]
-fn stock_to_ours_tcp_bw() {
-    let Some((code, out, err)) = stock_vs_ours(&["-t", "1", "tcp_bw"]) else {
-        return;
-    };
-    assert_eq!((code, err.as_str()), (0, ""), "{out}");
-    assert_lines(&out, &["tcp_bw:", "    bw  =  "]);
-    assert!(out.ends_with("B/sec\n"), "{out}");
-}
-
-#[test]
-fn stock_to_ours_tcp_lat() {
-    let Some((code, out, err)) = stock_vs_ours(&["-t", "1", "tcp_lat"]) else {
-        return;
-    };
-    assert_eq!((code, err.as_str()), (0, ""), "{out}");
-    assert_lines(&out, &["tcp_lat:", "    latency  =  "]);
-    assert!(out.ends_with(" us\n"), "{out}");
-}
-
-#[test]
-fn stock_to_ours_udp_bw_udp_lat() {
-    let Some((code, out, err)) = stock_vs_ours(&["-t", "1", "udp_bw", "udp_lat"]) else {
-        return;
-    };
-    assert_eq!((code, err.as_str()), (0, ""), "{out}");
-    assert_lines(
-        &out,
-        &[
-            "udp_bw:",
-            "    send_bw  =  ",
-            "    recv_bw  =  ",
-            "udp_lat:",
-            "    latency  =  ",
-        ],
-    );
-}
-
-#[test]
-fn stock_to_ours_conf() {
-    let Some((code, out, _)) = stock_vs_ours(&["conf"]) else {
-        return;
-    };
-    assert_eq!(code, 0);
-    let golden = include_str!(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../compat/golden/qperf/conf.txt"
-    ));
-    let names: Vec<String> = golden
-        .lines()
-        .map(|l| l.split('=').next().unwrap_or("").to_string())
-        .collect();
-    let names: Vec<&str> = names.iter().map(String::as_str).collect();
-    assert_lines(&out, &names);
-    // Both sides are this host: loc_* and rem_* agree.
-    let v: Vec<&str> = out
-        .lines()
-        .skip(1)
-        .map(|l| l.split("=  ").nth(1).unwrap_or(""))
-        .collect();
-    assert_eq!(v[..4], v[4..]);
-}
-
-#[test]
-fn stock_to_ours_quit() {
-    let Some(qperf) = testkit::stock::require("qperf") else {
-        return;
-    };
-    let s = OurServer::start();
-    let port = s.port.to_string();
-    let f = testkit::proc::run(
-        std::process::Command::new(qperf).args(["127.0.0.1", "-lp", &port, "quit"]),
-        std::time::Duration::from_secs(10),
-    )
-    .unwrap();
-    assert_eq!((f.code(), f.stdout_str().as_str()), (Some(0), "quit:\n"));
-    std::mem::forget(s); // already stopped by the stock client's quit
-}
-
-#[test]
-fn stock_to_ours_pinned_ports_vu() {
-    let ip = testkit::ports::free_port().to_string();
-    let Some((code, out, err)) = stock_vs_ours(&["-ip", &ip, "-t", "1", "-vu", "tcp_bw"]) else {
-        return;
-    };
-    assert!(
-        out.contains(&format!("port  =  {}", fmt_thousands(&ip))),
-        "{out}"
-    );
-    assert_eq!((code, err.as_str()), (0, ""), "{out}");
-    assert_lines(
-        &out,
-        &["tcp_bw:", "    bw    =  ", "    port  =  ", "    time  =  "],
-    );
 }
 
 #[test]

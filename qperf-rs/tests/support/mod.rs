@@ -2,8 +2,6 @@
 //! stock client does, and running our server (in-process) or the stock one.
 #![allow(dead_code)]
 
-pub mod shape;
-
 use std::net::SocketAddr;
 use std::process::Command;
 use std::thread::JoinHandle;
