@@ -16,7 +16,8 @@
 # 615-byte page and a 100 KiB file, and runs each case ROUNDS times with
 # both tools in turn (which goes first alternates by round). Prints the
 # medians of Requests/sec, Transfer/sec, average and p99 latency, the wall
-# time of the run, and ours/stock. Both tools share the 2 CPUs with nginx,
+# time of the run, the client's CPU time (user+sys) and peak RSS (from
+# /usr/bin/time), and ours/stock. Both tools share the 2 CPUs with nginx,
 # so the ratios say more than the absolute figures.
 set -euo pipefail
 
@@ -82,9 +83,14 @@ small="http://127.0.0.1:$nginx_port/index.html"
 big="http://127.0.0.1:$nginx_port/100k.bin"
 
 # ---- one run -----------------------------------------------------------
-# parse FILE WALL: "rps MiB/s avg_ms p99_ms errors wall_s" ("-" if absent).
+# parse FILE WALL TIMEFILE: "rps MiB/s avg_ms p99_ms errors wall_s cpu_s
+# rss_MiB" ("-" if absent); TIMEFILE holds /usr/bin/time's "%U %S %M".
 parse() {
-    awk -v wall="$2" '
+    local cpu=- rss=-
+    if [[ -s "$3" ]]; then
+        read -r cpu rss < <(awk 'NF == 3 { printf "%.2f %.1f\n", $1 + $2, $3 / 1024 }' "$3" | tail -n1)
+    fi
+    awk -v wall="$2" -v cpu="${cpu:--}" -v rss="${rss:--}" '
         function ms(s,  n, u) {
             n = s + 0; u = s; sub(/^[0-9.]+/, "", u)
             if (u == "us") return n / 1000
@@ -112,7 +118,7 @@ parse() {
         /^  Non-2xx or 3xx responses:/ { err += $NF }
         END {
             if (rps + 0 == 0) avg = p99 = "-"  # no request finished: no latency
-            print rps, tr, avg, p99, err, wall
+            print rps, tr, avg, p99, err, wall, cpu, rss
         }
     ' "$1"
 }
@@ -126,16 +132,17 @@ run_one() {
     out=$BENCH_TMP/$case.$tool.$round.txt
     limit=$(( $(secs "$duration") + $(secs "$scale_duration") + 60 ))
     t0=$(date +%s%N)
-    timeout -k 5 "$limit" "$bin" "$@" >"$out" 2>&1 || rc=$?
+    /usr/bin/time -o "$out.time" -f '%U %S %M' \
+        timeout -k 5 "$limit" "$bin" "$@" >"$out" 2>&1 || rc=$?
     t1=$(date +%s%N)
     local wall
     wall=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.2f", (b - a) / 1e9 }')
     if [[ $rc -ne 0 ]]; then
         echo "  $tool $case round $round: exit $rc (figures may be missing)" >&2
     fi
-    parse "$out" "$wall" >>"$BENCH_TMP/$case.$tool.tsv"
+    parse "$out" "$wall" "$out.time" >>"$BENCH_TMP/$case.$tool.tsv"
     printf '  %-5s %-12s round %d: %s\n' "$tool" "$case" "$round" \
-        "$(awk '{ printf "%s req/s, %s MiB/s, avg %s ms, p99 %s ms, errors %s, %ss wall", $1, $2, $3, $4, $5, $6 }' \
+        "$(awk '{ printf "%s req/s, %s MiB/s, avg %s ms, p99 %s ms, errors %s, %ss wall, %ss cpu, %s MiB rss", $1, $2, $3, $4, $5, $6, $7, $8 }' \
             <(tail -n1 "$BENCH_TMP/$case.$tool.tsv"))" >&2
 }
 
@@ -190,9 +197,9 @@ echo
 echo "wrk, median of each case's rounds (ours/stock: >1 is better for req/s and MiB/s, <1 for latency and wall)"
 echo "$(machine_note)"
 printf '%-16s %-14s %12s %12s %11s\n' case metric stock ours ours/stock
-names=(req/s MiB/s avg_ms p99_ms errors wall_s)
+names=(req/s MiB/s avg_ms p99_ms errors wall_s cpu_s rss_MiB)
 for case in "${CASES[@]}"; do
-    for i in 1 2 3 4 5 6; do
+    for i in 1 2 3 4 5 6 7 8; do
         s=$(col "$BENCH_TMP/$case.stock.tsv" "$i")
         o=$(col "$BENCH_TMP/$case.ours.tsv" "$i")
         [[ "${names[i - 1]}" == p99_ms && "$s" == - && "$o" == - ]] && continue
