@@ -171,6 +171,7 @@ fn start_threads(
                 total_rate: r as f64,
                 total_connections: per_thread.saturating_mul(threads),
                 first_connection: per_thread.saturating_mul(i),
+                batch_latency: cfg.batch_latency,
             }),
             script_shape: shape.clone(),
         };

@@ -195,6 +195,7 @@ fn rate_mode_paces_total_rate() {
         total_rate: 400.0,
         total_connections: 4,
         first_connection: 0,
+        batch_latency: false,
     });
     let r = run(cfg, None, 1000);
     // 400/s for ~1 s (+ the stop tick).
@@ -369,6 +370,7 @@ fn rate_mode_sends_on_time() {
         total_rate: 1000.0,
         total_connections: 2,
         first_connection: 0,
+        batch_latency: false,
     });
     let r = run(cfg, None, 700);
     let c = r.corrected.expect("corrected");
@@ -579,4 +581,37 @@ fn tls_connection_close_reconnects_cleanly() {
         "{:?}",
         r.errors
     );
+}
+
+/// wrk2's `-B`: with a pipeline of 3 the HdrHistograms get one sample per
+/// batch instead of one per response.
+#[test]
+fn batch_latency_records_once_per_batch() {
+    for batch_latency in [false, true] {
+        let srv = HttpTarget::start();
+        let one = get(srv.addr(), "/");
+        let mut cfg = config(srv.addr(), one.repeat(3), 2);
+        cfg.pipeline = 3;
+        cfg.rate = Some(RateConfig {
+            total_rate: 600.0,
+            total_connections: 2,
+            first_connection: 0,
+            batch_latency,
+        });
+        let r = run(cfg, None, 600);
+        assert!(r.complete >= 150, "complete {}", r.complete);
+        let (c, u) = (r.corrected.unwrap(), r.uncorrected.unwrap());
+        assert_eq!(c.count(), u.count());
+        // Responses of a batch still in flight at the stop are not all in.
+        if batch_latency {
+            assert!(
+                c.count().abs_diff(r.complete / 3) <= 2,
+                "{} {}",
+                c.count(),
+                r.complete
+            );
+        } else {
+            assert_eq!(c.count(), r.complete);
+        }
+    }
 }

@@ -57,6 +57,9 @@ pub struct RateConfig {
     pub total_connections: usize,
     /// Global index of this thread's first connection.
     pub first_connection: usize,
+    /// `-B/--batch_latency`: record the corrected/uncorrected latency once
+    /// per pipelined batch (at its last response) instead of per response.
+    pub batch_latency: bool,
 }
 
 /// Everything one worker thread needs.

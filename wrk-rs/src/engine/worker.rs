@@ -78,6 +78,8 @@ pub struct Worker {
     busy_since: Vec<u64>,
     /// `HEAD` requests of the static batch.
     static_head: HeadMask,
+    /// `-B`: one corrected/uncorrected sample per batch.
+    batch_latency: bool,
 }
 
 impl Worker {
@@ -128,6 +130,7 @@ impl Worker {
             timeout_us,
             busy_since: vec![0; cfg.connections],
             static_head: head_mask(&cfg.request),
+            batch_latency: cfg.rate.is_some_and(|r| r.batch_latency),
             poll,
             conns,
             tls,
@@ -577,11 +580,14 @@ impl Worker {
             }
         }
         let c = &mut self.conns[i];
-        if let Some(h) = self.corrected.as_mut() {
-            h.record(now.saturating_sub(c.intended_us));
-        }
-        if let Some(h) = self.uncorrected.as_mut() {
-            h.record(now.saturating_sub(c.start_us));
+        // wrk2: every response, or with -B only a batch's last one.
+        if !self.batch_latency || c.pending == 1 {
+            if let Some(h) = self.corrected.as_mut() {
+                h.record(now.saturating_sub(c.intended_us));
+            }
+            if let Some(h) = self.uncorrected.as_mut() {
+                h.record(now.saturating_sub(c.start_us));
+            }
         }
         c.pending = c.pending.wrapping_sub(1);
         if c.pending == 0 {
