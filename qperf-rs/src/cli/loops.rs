@@ -18,17 +18,18 @@ pub struct Loop {
 }
 
 impl Loop {
-    /// The values the loop runs through. Stops on overflow (where stock's
-    /// arithmetic would be undefined); a zero increment repeats forever,
-    /// as in stock.
+    /// The values the loop runs through.  Like stock's `long` arithmetic
+    /// they wrap on overflow (a negative value is then refused by the
+    /// option, ending the run with its error); a zero increment repeats
+    /// forever, as in stock.
     pub fn values(&self) -> impl Iterator<Item = i64> + '_ {
-        let mut next = Some(self.init);
+        let mut next = self.init;
         std::iter::from_fn(move || {
-            let v = next.filter(|v| *v <= self.last)?;
+            let v = Some(next).filter(|v| *v <= self.last)?;
             next = if self.mult {
-                v.checked_mul(self.incr)
+                v.wrapping_mul(self.incr)
             } else {
-                v.checked_add(self.incr)
+                v.wrapping_add(self.incr)
             };
             Some(v)
         })
@@ -124,8 +125,15 @@ mod tests {
     }
 
     #[test]
-    fn overflow_stops() {
-        let l = parse("-oo", &format!("msg_size:1:{}:*1000", i64::MAX)).unwrap();
-        assert_eq!(l.values().count(), 7);
+    fn overflow_wraps_like_stock() {
+        let l = parse("-oo", &format!("msg_size:1:{}:*2", i64::MAX)).unwrap();
+        let v: Vec<i64> = l.values().take(65).collect();
+        assert_eq!(v[62], 1 << 62);
+        assert_eq!(v[63], i64::MIN);
+        let l = parse("-oo", &format!("msg_size:{}:{}:+1", i64::MAX, i64::MAX)).unwrap();
+        assert_eq!(
+            l.values().take(3).collect::<Vec<_>>(),
+            [i64::MAX, i64::MIN, i64::MIN + 1]
+        );
     }
 }

@@ -511,6 +511,23 @@ mod tests {
         assert_eq!(clip(&long[..255]), long[..255]);
     }
 
+    #[test]
+    fn loop_overflow_wraps_into_the_options_error() {
+        // Like stock: 2^62 runs, 2^63 wraps negative and is refused.
+        let args = |s: &str| s.split_whitespace().map(String::from).collect::<Vec<_>>();
+        let (end, out) = exec(&args(&format!(
+            "h -oo msg_size:{}:{}:*2 tcp_lat",
+            1u64 << 62,
+            i64::MAX
+        )));
+        assert!(matches!(end, End::Exit(1)), "{out}");
+        assert_eq!(out.matches("tcp_lat:\n").count(), 1, "{out}");
+        assert!(
+            out.ends_with("--msg_size requires a non-negative number\n"),
+            "{out}"
+        );
+    }
+
     proptest! {
         #![proptest_config(ProptestConfig::with_cases(300))]
 
