@@ -7,7 +7,7 @@ use std::os::fd::AsRawFd;
 use std::time::{Duration, Instant};
 
 use crate::control::{Control, CtlError, Side};
-use crate::datapath::{self, sock, sock::Net, Pattern, Role, Spec};
+use crate::datapath::{self, rds, sock, sock::Net, Pattern, Role, Spec};
 use crate::debug::Trace;
 use crate::proto::{Conf, Req, Stat};
 use crate::tests_table::{self, Transport};
@@ -149,7 +149,7 @@ impl Run<'_> {
             Transport::Udp => self.socket_test(Net::Udp, name),
             Transport::Sctp => self.socket_test(Net::Sctp, name),
             Transport::Sdp => self.socket_test(Net::Sdp, name),
-            Transport::Rds => self.rds(),
+            Transport::Rds => self.rds(name),
             _ => Err(ClientError::Local(
                 if self.local.use_cm != 0 && transport == Transport::Rc {
                     "rdma_create_event_channel failed".into()
@@ -160,14 +160,44 @@ impl Run<'_> {
         }
     }
 
-    /// RDS: stock's helper exchange, then the RDS socket (§4.11).
-    fn rds(&mut self) -> Result<Outcome, ClientError> {
-        let to = self.local.timeout;
-        datapath::rds::client_hosts(self.ctl, &self.target.host, to)?;
-        datapath::rds::rds_socket()?;
-        Err(ClientError::Local(
-            "RDS data path not implemented in this qperf".into(),
-        ))
+    /// RDS (§4.11): helper exchange, RDS socket bound to our own IP and
+    /// `-lip`, `RDS port` exchange, sync, the message loop, results.
+    fn rds(&mut self, name: &str) -> Result<Outcome, ClientError> {
+        let l = self.local;
+        let setup = rds::Setup {
+            kind: rds::Kind::Rds,
+            trace: self.trace,
+            timeout: l.timeout,
+            port: l.port,
+            buf_size: l.sock_buf_size,
+        };
+        let ready = rds::client_setup(self.ctl, &self.target.host, &setup)?;
+        let test = rds::Test {
+            pattern: pattern_of(name),
+            role: Role::Client,
+            msg_size: l.msg_size as usize,
+            time: l.time,
+            access_recv: false,
+            idle: None,
+        };
+        let m = ready.run(self.ctl, &test, self.trace)?;
+        let local = Stat {
+            no_cpus: cpu::online_cpus(),
+            no_ticks: cpu::ticks_per_sec(),
+            time_s: m.time_s,
+            time_e: m.time_e,
+            s: m.s,
+            r: m.r,
+            ..Stat::default()
+        };
+        dbg_line!(self.trace, "waiting for results");
+        let b = self.ctl.recv("results", wire::STAT_LEN, l.timeout)?;
+        let remote = wire::decode_stat(&b).map_err(|e| ClientError::Local(e.to_string()))?;
+        dbg_line!(self.trace, "sending synchronization after test");
+        self.ctl
+            .send("synchronization after test", wire::SYNC_AFTER, l.timeout)?;
+        drop(ready);
+        Ok(Outcome::Stats { local, remote })
     }
 
     fn socket_test(&mut self, net: Net, name: &str) -> Result<Outcome, ClientError> {
@@ -225,5 +255,14 @@ impl Run<'_> {
             .send("synchronization after test", wire::SYNC_AFTER, to)?;
         drop(data);
         Ok(Outcome::Stats { local, remote })
+    }
+}
+
+/// Bandwidth or latency, from the test name.
+fn pattern_of(name: &str) -> Pattern {
+    if name.ends_with("_lat") {
+        Pattern::Lat
+    } else {
+        Pattern::Bw
     }
 }

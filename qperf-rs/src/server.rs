@@ -6,6 +6,7 @@
 //! clear error, and the next client is served after any misbehaving one.
 
 mod pin;
+mod rds;
 mod session;
 
 use std::io::Write;

@@ -82,10 +82,7 @@ impl Test<'_> {
             Transport::Udp => self.socket_test(req, Net::Udp, test.name),
             Transport::Sctp => self.socket_test(req, Net::Sctp, test.name),
             Transport::Sdp => self.socket_test(req, Net::Sdp, test.name),
-            Transport::Rds => {
-                datapath::rds::server_hosts(self.ctl, self.timeout)?;
-                datapath::rds::rds_socket().map(|()| false)
-            }
+            Transport::Rds => self.rds_test(req, test.name),
             _ => {
                 // A client without a device fails at once and tells us; a
                 // stock server is slower to fail than that (it opens the
@@ -100,7 +97,7 @@ impl Test<'_> {
     }
 
     /// Refuses REQ values that would wedge or exhaust us (§9.3).
-    fn validate(req: &Req, net: Net) -> Result<(), CtlError> {
+    pub(super) fn validate(req: &Req, net: Net) -> Result<(), CtlError> {
         if req.msg_size == 0 || req.msg_size > MAX_MSG_SIZE {
             return Err(local(format!(
                 "bad message size: {}; must be between 1 and {MAX_MSG_SIZE}",

@@ -1,10 +1,8 @@
-//! RDS set-up (spec §4.11): before an RDS socket can be bound, each side
-//! learns its own IP address from the other over a helper TCP connection
-//! and two 1025-byte text fields on the control connection.  Unlike stock,
-//! the server listens *before* announcing the helper port (stock's race
-//! gives `connect failed: Connection refused`).  On kernels without RDS the
-//! test then ends with `socket failed: …`, like stock; the RDS data path
-//! itself is not implemented.
+//! The RDS helper exchange (spec §4.11 steps 1–3): before an RDS socket
+//! can be bound, each side learns its own IP address from the other over a
+//! helper TCP connection and two 1025-byte text fields on the control
+//! connection.  Unlike stock, the server listens *before* announcing the
+//! helper port (stock's race gives `connect failed: Connection refused`).
 
 use std::net::{IpAddr, Ipv6Addr, SocketAddr, SocketAddrV6, TcpStream, ToSocketAddrs};
 use std::time::{Duration, Instant};
@@ -28,6 +26,17 @@ fn ip_text(ip: IpAddr) -> String {
     }
 }
 
+/// Text of a peer address: [`ip_text`], plus `%SCOPE` for scoped IPv6
+/// addresses (getnameinfo gives the interface; its index resolves the same).
+fn addr_text(a: SocketAddr) -> String {
+    match a {
+        SocketAddr::V6(v6) if v6.scope_id() != 0 && v6.ip().to_ipv4_mapped().is_none() => {
+            format!("{}%{}", v6.ip(), v6.scope_id())
+        }
+        _ => ip_text(a.ip()),
+    }
+}
+
 /// Server side: returns (own IP, client IP).
 pub fn server_hosts(ctl: &mut Control, timeout: u32) -> Result<(String, String), CtlError> {
     let sys = |what: &str, e: std::io::Error| local(format!("{what}: {}", strerror(&e)));
@@ -37,7 +46,7 @@ pub fn server_hosts(ctl: &mut Control, timeout: u32) -> Result<(String, String),
     l.bind(&any.into())
         .map_err(|e| sys("bind INET6 failed", e))?;
     l.listen(1).map_err(|e| sys("listen failed", e))?;
-    let port = super::sock::local_port(&l);
+    let port = super::super::sock::local_port(&l);
     ctl.send(
         "TCP server port",
         &wire::encode_port(u32::from(port)),
@@ -63,10 +72,7 @@ pub fn server_hosts(ctl: &mut Control, timeout: u32) -> Result<(String, String),
         }
     };
     drop(l);
-    let rhost = peer
-        .as_socket()
-        .map(|a| ip_text(a.ip()))
-        .unwrap_or_default();
+    let rhost = peer.as_socket().map(addr_text).unwrap_or_default();
     ctl.send("client IP", &wire::encode_host(&rhost), timeout)?;
     let lhost = wire::cstr(&ctl.recv("server IP", wire::HOST_LEN, timeout)?);
     drop(fd);
@@ -83,31 +89,21 @@ pub fn client_hosts(
         .map_err(|e| local(e.to_string()))?;
     let addr = (host, port as u16)
         .to_socket_addrs()
-        .map_err(|e| local(format!("getaddrinfo failed: {e}")))?
+        .map_err(|e| {
+            local(format!(
+                "getaddrinfo failed: {}",
+                super::endpoint::gai_text(&e)
+            ))
+        })?
         .next()
         .ok_or_else(|| local("connect_tcp failed".into()))?;
     let fd =
         TcpStream::connect(addr).map_err(|e| local(format!("connect failed: {}", strerror(&e))))?;
-    let rhost = ip_text(addr.ip());
+    let rhost = addr_text(addr);
     ctl.send("server IP", &wire::encode_host(&rhost), timeout)?;
     let lhost = wire::cstr(&ctl.recv("client IP", wire::HOST_LEN, timeout)?);
     drop(fd);
     Ok((lhost, rhost))
-}
-
-/// Creates the RDS socket (`socket failed: …` where the kernel lacks RDS).
-pub fn rds_socket() -> Result<(), CtlError> {
-    // SAFETY: socket() has no memory-safety preconditions.
-    let fd = unsafe { libc::socket(libc::AF_RDS, libc::SOCK_SEQPACKET, 0) };
-    if fd < 0 {
-        return Err(local(format!(
-            "socket failed: {}",
-            strerror(&std::io::Error::last_os_error())
-        )));
-    }
-    // SAFETY: we own `fd`.
-    unsafe { libc::close(fd) };
-    Err(local("RDS data path not implemented in this qperf".into()))
 }
 
 #[cfg(test)]
@@ -119,5 +115,8 @@ mod tests {
         let ip: IpAddr = "::ffff:127.0.0.1".parse().unwrap();
         assert_eq!(ip_text(ip), "127.0.0.1");
         assert_eq!(ip_text("::1".parse().unwrap()), "::1");
+        let scoped = SocketAddr::V6(SocketAddrV6::new("fe80::1".parse().unwrap(), 9, 0, 3));
+        assert_eq!(addr_text(scoped), "fe80::1%3");
+        assert_eq!(addr_text("127.0.0.1:5".parse().unwrap()), "127.0.0.1");
     }
 }
