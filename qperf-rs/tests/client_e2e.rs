@@ -8,7 +8,7 @@
 //! layout, equal parameter values and measured numbers within a factor of
 //! 1000 (the machine is shared, so only sanity is checked). The reference
 //! run of a command line is shared by its three cells. A few more tests
-//! cover display options, remote errors, a missing server, `-ip` above
+//! cover display options, remote errors, a missing or broken server, `-ip` above
 //! 65535 and the `-D` traces of both sides.
 
 use std::collections::HashMap;
@@ -661,4 +661,119 @@ fn debug_traces_match_stock() {
     let (oc, os) = traces(OURS);
     assert_eq!(oc, sc, "client -D trace");
     assert_eq!(os, ss, "server -D trace");
+}
+
+/// How a scripted fake server answers after reading the REQ.
+#[derive(Clone, Copy, Debug)]
+enum Fake {
+    /// Closes the control connection.
+    Close,
+    /// Sends half a port message, then closes.
+    HalfPort,
+    /// Sends the port of a listener that is already closed, then waits.
+    DeadPort,
+    /// Accepts the data connection and answers the sync with wrong text.
+    BadSync,
+    /// Runs the test, then sends STAT as 256 bytes of 0xff.
+    JunkStat,
+}
+
+/// A fake server on loopback playing `how` once.
+fn fake_server(how: Fake) -> (u16, std::thread::JoinHandle<()>) {
+    use std::io::{Read, Write};
+    use std::net::TcpListener;
+    let l = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = l.local_addr().expect("addr").port();
+    let t = std::thread::spawn(move || {
+        let Ok((mut s, _)) = l.accept() else { return };
+        let _ = s.set_read_timeout(Some(Duration::from_secs(8)));
+        let mut req = [0u8; 200];
+        if s.read_exact(&mut req).is_err() {
+            return;
+        }
+        let data = TcpListener::bind("127.0.0.1:0").expect("bind data");
+        let dport = u32::from(data.local_addr().expect("addr").port());
+        match how {
+            Fake::Close => {}
+            Fake::HalfPort => {
+                let _ = s.write_all(&[1, 2]);
+            }
+            Fake::DeadPort => {
+                drop(data);
+                let _ = s.write_all(&dport.to_le_bytes());
+                std::thread::sleep(Duration::from_secs(1));
+            }
+            Fake::BadSync | Fake::JunkStat => {
+                let _ = s.write_all(&dport.to_le_bytes());
+                let Ok((mut d, _)) = data.accept() else {
+                    return;
+                };
+                let mut sync = [0u8; 27];
+                let _ = s.read_exact(&mut sync);
+                if matches!(how, Fake::BadSync) {
+                    let _ = s.write_all(b"synchronization before tesT");
+                    std::thread::sleep(Duration::from_secs(1));
+                    return;
+                }
+                let _ = s.write_all(&sync);
+                let _ = d.set_read_timeout(Some(Duration::from_millis(500)));
+                let mut buf = vec![0u8; 65536];
+                while matches!(d.read(&mut buf), Ok(n) if n > 0) {}
+                let _ = s.write_all(&[0xff; 256]);
+                let mut after = [0u8; 26];
+                let _ = s.read_exact(&mut after);
+            }
+        }
+    });
+    (port, t)
+}
+
+#[test]
+fn broken_servers_answered_like_stock() {
+    let Some(stock) = testkit::stock::require("qperf") else {
+        return;
+    };
+    let stock = stock.to_string_lossy().into_owned();
+    let runs: Vec<_> = [
+        Fake::Close,
+        Fake::HalfPort,
+        Fake::DeadPort,
+        Fake::BadSync,
+        Fake::JunkStat,
+    ]
+    .into_iter()
+    .map(|how| {
+        let pair: Vec<_> = [stock.clone(), OURS.to_string()]
+            .into_iter()
+            .map(|bin| {
+                std::thread::spawn(move || {
+                    let (port, srv) = fake_server(how);
+                    let f = client(&bin, "127.0.0.1", port, "-t 1 tcp_bw");
+                    let _ = srv.join();
+                    (f.code(), f.stdout_str(), f.stderr_str())
+                })
+            })
+            .collect();
+        (how, pair)
+    })
+    .collect();
+    for (how, pair) in runs {
+        let got: Vec<_> = pair
+            .into_iter()
+            .map(|t| t.join().expect("client thread"))
+            .collect();
+        eprintln!("{how:?}: {:?}", got[1]);
+        if matches!(how, Fake::JunkStat) {
+            // Absurd numbers: same exit and line names, values are garbage.
+            assert_eq!(got[1].0, got[0].0, "{how:?}: {got:?}");
+            let names = |o: &str| {
+                o.lines()
+                    .map(|l| l.split('=').next().unwrap_or("").trim().to_string())
+                    .collect::<Vec<_>>()
+            };
+            assert_eq!(names(&got[1].1), names(&got[0].1), "{how:?}: {got:?}");
+        } else {
+            assert_eq!(got[1], got[0], "{how:?}");
+        }
+    }
 }
