@@ -73,6 +73,14 @@ median() {
         }'
 }
 
+# spread: max/min of the numbers on stdin to 2 decimals ("-" when fewer
+# than two, or the smallest is 0): how noisy the rounds were.
+spread() {
+    grep -E '^[0-9.eE+-]+$' | sort -g | awk '
+        NR == 1 { lo = $1 } { hi = $1 }
+        END { if (NR < 2 || lo + 0 == 0) print "-"; else printf "%.2f\n", hi / lo }'
+}
+
 # ratio A B: A/B to 2 decimals, "-" when either is missing or B is 0.
 ratio() {
     awk -v a="$1" -v b="$2" 'BEGIN {

@@ -124,17 +124,18 @@ for ((r = 1; r <= rounds; r++)); do
 done
 
 # ---- table -------------------------------------------------------------
-# med PAIRING TEST SIZE METRIC
+# med PAIRING TEST SIZE METRIC [FN]: FN (default median) of that figure
 med() {
     awk -v t="$2" -v s="$3" -v m="$4" '$1 == t && $2 == s && $3 == m { print $4 }' \
-        "$BENCH_TMP/$1.tsv" 2>/dev/null | median
+        "$BENCH_TMP/$1.tsv" 2>/dev/null | "${5:-median}"
 }
 echo
 echo "qperf, median of $rounds rounds (client->server; ratio = pairing / stock->stock:"
-echo ">1 is better for bandwidth (MB/s), <1 for latency (us))"
+echo ">1 is better for bandwidth (MB/s), <1 for latency (us); spread = max/min of"
+echo "stock-stock over the rounds, the noise to hold the ratios against)"
 echo "$(machine_note)"
-printf '%-8s %-5s %-8s %10s %16s %16s %16s\n' test size metric stock-stock \
-    "ours-ours" "ours-stock" "stock-ours"
+printf '%-8s %-5s %-8s %10s %16s %16s %16s %7s\n' test size metric stock-stock \
+    "ours-ours" "ours-stock" "stock-ours" spread
 keys=$(cat "$BENCH_TMP"/stock-stock.tsv 2>/dev/null | awk '!seen[$1 FS $2 FS $3]++ { print $1, $2, $3 }')
 while read -r t s m; do
     [[ -z "$t" ]] && continue
@@ -144,5 +145,6 @@ while read -r t s m; do
         v=$(med "$p" "$t" "$s" "$m")
         line+=$(printf ' %16s' "$(fmt "$v") ($(ratio "$v" "$base"))")
     done
+    line+=$(printf ' %7s' "$(med stock-stock "$t" "$s" "$m" spread)")
     echo "$line"
 done <<<"$keys"

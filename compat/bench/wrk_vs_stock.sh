@@ -190,21 +190,23 @@ if [[ "$scale" != 0 ]]; then
 fi
 
 # ---- table -------------------------------------------------------------
-col() { # FILE N: median of column N
-    if [[ -f "$1" ]]; then awk -v n="$2" '{ print $n }' "$1" | median; else echo -; fi
+col() { # FILE N [FN]: FN (default median) of column N
+    if [[ -f "$1" ]]; then awk -v n="$2" '{ print $n }' "$1" | "${3:-median}"; else echo -; fi
 }
 echo
-echo "wrk, median of each case's rounds (ours/stock: >1 is better for req/s and MiB/s, <1 for latency and wall)"
+echo "wrk, median of each case's rounds (ours/stock: >1 is better for req/s and MiB/s,"
+echo "<1 for latency, wall, cpu and rss; spread = max/min over the rounds, per tool)"
 echo "$(machine_note)"
-printf '%-16s %-14s %12s %12s %11s\n' case metric stock ours ours/stock
+printf '%-16s %-10s %11s %11s %11s %14s\n' case metric stock ours ours/stock "spread s/o"
 names=(req/s MiB/s avg_ms p99_ms errors wall_s cpu_s rss_MiB)
 for case in "${CASES[@]}"; do
     for i in 1 2 3 4 5 6 7 8; do
         s=$(col "$BENCH_TMP/$case.stock.tsv" "$i")
         o=$(col "$BENCH_TMP/$case.ours.tsv" "$i")
         [[ "${names[i - 1]}" == p99_ms && "$s" == - && "$o" == - ]] && continue
-        printf '%-16s %-14s %12s %12s %11s\n' "$case" "${names[i - 1]}" \
-            "$(fmt "$s")" "$(fmt "$o")" "$(ratio "$o" "$s")"
+        printf '%-16s %-10s %11s %11s %11s %14s\n' "$case" "${names[i - 1]}" \
+            "$(fmt "$s")" "$(fmt "$o")" "$(ratio "$o" "$s")" \
+            "$(col "$BENCH_TMP/$case.stock.tsv" "$i" spread)/$(col "$BENCH_TMP/$case.ours.tsv" "$i" spread)"
     done
 done
 echo
