@@ -624,12 +624,12 @@ fn mask_ports(trace: &str) -> String {
         .join("\n")
 }
 
-/// The server's stderr once it has stopped growing for 300 ms (at most 5 s).
+/// The server's stderr once it has stopped growing for 500 ms (at most 5 s).
 fn settled_stderr(g: &ChildGuard) -> String {
     let mut last = g.stderr_str();
     let deadline = std::time::Instant::now() + Duration::from_secs(5);
     loop {
-        std::thread::sleep(Duration::from_millis(300));
+        std::thread::sleep(Duration::from_millis(500));
         let now = g.stderr_str();
         if now == last || std::time::Instant::now() >= deadline {
             return now;
