@@ -31,7 +31,8 @@ pub enum Phase {
 /// One connection slot.
 pub struct Conn {
     pub sock: Option<TcpStream>,
-    pub tls: Option<TlsSession>,
+    /// Boxed: a rustls session is ~1 KB and most runs are plain TCP.
+    pub tls: Option<Box<TlsSession>>,
     pub phase: Phase,
     pub parser: ResponseParser,
     /// Dynamic request bytes (script `request()`), reused across batches.

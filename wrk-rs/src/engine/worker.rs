@@ -80,6 +80,8 @@ pub struct Worker {
     static_head: HeadMask,
     /// `-B`: one corrected/uncorrected sample per batch.
     batch_latency: bool,
+    /// `-R`: when this thread's schedules start (µs).
+    origin: Option<u64>,
 }
 
 impl Worker {
@@ -101,19 +103,6 @@ impl Worker {
         // one run start within moments of each other; the global spread of
         // `rate::Schedule` keeps the total rate either way).
         let origin = cfg.rate.map(|_| now_us());
-        let conns = (0..cfg.connections)
-            .map(|i| {
-                let schedule = cfg.rate.zip(origin).map(|(r, start)| {
-                    Schedule::new(
-                        r.total_rate,
-                        r.total_connections,
-                        r.first_connection + i,
-                        start,
-                    )
-                });
-                Conn::new(has_response, schedule)
-            })
-            .collect();
         let precise = match cfg.rate {
             Some(_) => PreciseTimer::new(poll.registry(), TIMER_TOKEN).ok(),
             None => None,
@@ -128,11 +117,12 @@ impl Worker {
             uncorrected: cfg.rate.map(|_| Recorder::new()),
             sampler: RateSampler::new(now_us()),
             timeout_us,
-            busy_since: vec![0; cfg.connections],
+            busy_since: Vec::new(),
+            origin,
             static_head: head_mask(&cfg.request),
             batch_latency: cfg.rate.is_some_and(|r| r.batch_latency),
             poll,
-            conns,
+            conns: Vec::new(),
             tls,
             script,
             dynamic,
@@ -151,9 +141,7 @@ impl Worker {
     /// Runs until the stop flag is seen at a 100 ms tick (or the script
     /// stops the thread), then hands back the counters.
     pub fn run(mut self) -> ThreadResult {
-        for i in 0..self.conns.len() {
-            self.connect(i);
-        }
+        self.open_all();
         let mut events = Events::with_capacity(self.conns.len().clamp(16, 1024) + 1);
         let start = now_us();
         self.sampler = RateSampler::new(start);
@@ -230,6 +218,33 @@ impl Worker {
             uncorrected: self.uncorrected,
             script: self.script,
         }
+    }
+
+    /// Opens every connection slot once. A slot whose socket cannot even be
+    /// created (fd limit) counts a connect error and is dead for the run, as
+    /// in wrk; we do not keep its state, so `-c1m` under a 20,000-descriptor
+    /// limit holds memory only for the connections that exist.
+    fn open_all(&mut self) {
+        for k in 0..self.cfg.connections {
+            let schedule = self.cfg.rate.zip(self.origin).map(|(r, start)| {
+                Schedule::new(
+                    r.total_rate,
+                    r.total_connections,
+                    r.first_connection + k,
+                    start,
+                )
+            });
+            self.conns.push(Conn::new(self.has_response, schedule));
+            self.busy_since.push(0);
+            let i = self.conns.len() - 1;
+            self.connect(i);
+            if self.conns[i].phase == Phase::Dead {
+                self.conns.pop();
+                self.busy_since.pop();
+            }
+        }
+        self.conns.shrink_to_fit();
+        self.busy_since.shrink_to_fit();
     }
 
     /// Our request timeout (wrk has none, spec §8 item 5): a batch that has
@@ -348,7 +363,7 @@ impl Worker {
         match &self.tls {
             Some(tls) => match tls.session() {
                 Ok(s) => {
-                    c.tls = Some(s);
+                    c.tls = Some(Box::new(s));
                     c.phase = Phase::Handshake;
                     self.handshake(i);
                 }
