@@ -95,20 +95,21 @@ pub fn local_port(s: &Socket) -> u16 {
 
 /// The client's data socket: HOST resolved with the reported port, each
 /// candidate tried in order (SO_REUSEADDR, connect).  Error: `could not
-/// make X connection to server`.
+/// make X connection to server`.  A socket that cannot be made (no SCTP
+/// or SDP in the kernel) is fatal, with the text stock prints then: it
+/// goes on with fd -1, whose SO_REUSEADDR fails with EBADF.
 pub fn client_connect(net: Net, host: &str, port: u16) -> Result<Socket, String> {
     let fail = || format!("could not make {} connection to server", net.name());
+    let reuse_failed = |e: &io::Error| format!("setsockopt 1 2 to 1 failed: {}", strerror(e));
     let addrs: Vec<SocketAddr> = (host, port)
         .to_socket_addrs()
         .map_err(|_| fail())?
         .collect();
     for a in addrs {
-        let Ok(s) = net.socket(Domain::for_address(a)) else {
-            continue;
-        };
-        if s.set_reuse_address(true).is_err() {
-            continue;
-        }
+        let s = net
+            .socket(Domain::for_address(a))
+            .map_err(|_| reuse_failed(&io::Error::from_raw_os_error(libc::EBADF)))?;
+        s.set_reuse_address(true).map_err(|e| reuse_failed(&e))?;
         if s.connect(&SockAddr::from(a)).is_ok() {
             return Ok(s);
         }
@@ -120,4 +121,80 @@ pub fn client_connect(net: Net, host: &str, port: u16) -> Result<Socket, String>
 /// the server (our hardening; stock blocks forever).
 pub fn set_idle_timeout(s: &Socket, d: Duration) {
     let _ = s.set_read_timeout(Some(d));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::datapath::{run, Pattern, Role, Spec};
+    use std::os::fd::AsRawFd;
+
+    /// Whether this kernel can make `net` sockets at all.
+    fn kernel_has(net: Net) -> bool {
+        net.socket(Domain::IPV6).is_ok()
+    }
+
+    #[test]
+    fn server_without_kernel_support_is_unable_to_make_the_socket() {
+        for net in [Net::Sctp, Net::Sdp] {
+            if !kernel_has(net) {
+                let e = server_endpoint(net, 0, 0).unwrap_err();
+                assert_eq!(e, format!("unable to make {} socket", net.name()));
+            }
+        }
+    }
+
+    /// Stock's client carries on with fd -1 when socket() fails, and dies
+    /// on its SO_REUSEADDR (checked against the stock client and a fake
+    /// server in tests/sctp_rds.rs).
+    #[test]
+    fn client_without_kernel_support_fails_on_reuseaddr_like_stock() {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = l.local_addr().unwrap().port();
+        for net in [Net::Sctp, Net::Sdp] {
+            if !kernel_has(net) {
+                let e = client_connect(net, "127.0.0.1", port).unwrap_err();
+                assert_eq!(e, "setsockopt 1 2 to 1 failed: Bad file descriptor");
+            }
+        }
+    }
+
+    #[test]
+    fn client_connect_refused_is_could_not_make_connection() {
+        let port = {
+            let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+            l.local_addr().unwrap().port()
+        };
+        let e = client_connect(Net::Tcp, "127.0.0.1", port).unwrap_err();
+        assert_eq!(e, "could not make TCP connection to server");
+    }
+
+    /// Where the kernel has SCTP, sctp_bw runs the stream data path over
+    /// a real SCTP association (not on this project's CI host).
+    #[test]
+    fn sctp_bw_over_loopback_where_the_kernel_has_sctp() {
+        if !kernel_has(Net::Sctp) {
+            return;
+        }
+        let ep = server_endpoint(Net::Sctp, 0, 0).unwrap();
+        let port = local_port(&ep);
+        let c = client_connect(Net::Sctp, "127.0.0.1", port).unwrap();
+        let (s, _) = ep.accept().unwrap();
+        let spec = |role| Spec {
+            net: Net::Sctp,
+            pattern: Pattern::Bw,
+            role,
+            msg_size: 1000,
+            time: 1,
+            access_recv: false,
+            ctl_fd: None,
+        };
+        let fd = s.as_raw_fd();
+        let srv = std::thread::spawn(move || run(&spec(Role::Server), fd));
+        let cm = run(&spec(Role::Client), c.as_raw_fd());
+        drop(c);
+        let sm = srv.join().unwrap();
+        assert!(cm.s.msgs > 0 && sm.r.msgs <= cm.s.msgs + 1);
+        assert_eq!(sm.r.bytes, sm.r.msgs * 1000);
+    }
 }

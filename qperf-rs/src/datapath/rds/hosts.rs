@@ -79,6 +79,34 @@ pub fn server_hosts(ctl: &mut Control, timeout: u32) -> Result<(String, String),
     Ok((lhost, rhost))
 }
 
+/// Connects to the helper port.  A stock server announces the port before
+/// it listens, so a refused connect is retried (every 10 ms, within the
+/// control timeout, unless the server reports an error meanwhile) where
+/// stock's client fails at once with `connect failed: Connection refused`
+/// whenever it wins that race.
+fn connect_retrying(
+    ctl: &mut Control,
+    addr: SocketAddr,
+    timeout: u32,
+) -> Result<TcpStream, CtlError> {
+    let deadline = Instant::now() + Duration::from_secs(u64::from(timeout));
+    loop {
+        match TcpStream::connect(addr) {
+            Ok(s) => return Ok(s),
+            Err(e)
+                if e.kind() == std::io::ErrorKind::ConnectionRefused
+                    && Instant::now() < deadline =>
+            {
+                if let Some(e) = ctl.poll_urgent() {
+                    return Err(e);
+                }
+                std::thread::sleep(Duration::from_millis(10));
+            }
+            Err(e) => return Err(local(format!("connect failed: {}", strerror(&e)))),
+        }
+    }
+}
+
 /// Client side: returns (own IP, server IP).
 pub fn client_hosts(
     ctl: &mut Control,
@@ -97,8 +125,7 @@ pub fn client_hosts(
         })?
         .next()
         .ok_or_else(|| local("connect_tcp failed".into()))?;
-    let fd =
-        TcpStream::connect(addr).map_err(|e| local(format!("connect failed: {}", strerror(&e))))?;
+    let fd = connect_retrying(ctl, addr, timeout)?;
     let rhost = addr_text(addr);
     ctl.send("server IP", &wire::encode_host(&rhost), timeout)?;
     let lhost = wire::cstr(&ctl.recv("client IP", wire::HOST_LEN, timeout)?);
@@ -118,5 +145,49 @@ mod tests {
         let scoped = SocketAddr::V6(SocketAddrV6::new("fe80::1".parse().unwrap(), 9, 0, 3));
         assert_eq!(addr_text(scoped), "fe80::1%3");
         assert_eq!(addr_text("127.0.0.1:5".parse().unwrap()), "127.0.0.1");
+    }
+
+    fn controls() -> (Control, Control) {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let c = TcpStream::connect(l.local_addr().unwrap()).unwrap();
+        let (s, _) = l.accept().unwrap();
+        (
+            Control::new(c, crate::control::Side::Client).unwrap(),
+            Control::new(s, crate::control::Side::Server).unwrap(),
+        )
+    }
+
+    fn unused_addr() -> SocketAddr {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap()
+    }
+
+    #[test]
+    fn helper_connect_waits_for_a_late_listener() {
+        let (mut c, _s) = controls();
+        let addr = unused_addr();
+        let late = std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(150));
+            let l = std::net::TcpListener::bind(addr).unwrap();
+            l.accept().map(|_| ())
+        });
+        assert!(connect_retrying(&mut c, addr, 5).is_ok());
+        late.join().unwrap().unwrap();
+    }
+
+    #[test]
+    fn helper_connect_gives_up_like_stock() {
+        let (mut c, mut s) = controls();
+        let addr = unused_addr();
+        let e = connect_retrying(&mut c, addr, 0).err();
+        assert_eq!(e, Some(local("connect failed: Connection refused".into())));
+        // A server error while we wait ends the wait with that error.
+        let peer = std::thread::spawn(move || s.send_error("socket failed: nope"));
+        let t0 = Instant::now();
+        let e = connect_retrying(&mut c, addr, 5).err();
+        assert_eq!(e, Some(CtlError::Peer("socket failed: nope".into())));
+        assert!(t0.elapsed() < Duration::from_secs(4));
+        drop(c);
+        peer.join().unwrap();
     }
 }
