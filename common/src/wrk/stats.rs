@@ -146,12 +146,9 @@ impl Stats {
         } else {
             (self.min, self.max)
         };
-        let range = if lo > hi {
-            // Empty: an empty range of pages.
-            1..=0
-        } else {
-            lo / PAGE as u64..=hi / PAGE as u64
-        };
+        // An empty histogram scans no page (BTreeMap::range needs lo <= hi).
+        let (first, last) = (lo / PAGE as u64, hi / PAGE as u64);
+        let range = if lo > hi { 1..1 } else { first..last + 1 };
         self.pages.range(range).flat_map(move |(&i, p)| {
             p.iter().enumerate().filter_map(move |(j, &k)| {
                 let v = i * PAGE as u64 + j as u64;
@@ -260,5 +257,14 @@ mod tests {
             "{}",
             big.allocated_bytes()
         );
+    }
+
+    #[test]
+    fn empty_scans_are_empty() {
+        let s = Stats::new(10);
+        assert_eq!(s.percentile(50.0), 0);
+        assert_eq!(s.popcount(), 0);
+        assert_eq!(s.value_at(0), (0, 0));
+        assert!(s.within_stdev(0.0, 0.0, 1).is_nan());
     }
 }
