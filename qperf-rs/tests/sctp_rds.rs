@@ -291,3 +291,51 @@ fn rds_bw_whole_runs_match_the_golden_stdout() {
         }
     }
 }
+
+/// Our server after hostile RDS clients: a zero time is refused, a client
+/// that never opens the helper connection or goes silent after it holds
+/// the server only for its bounded waits; a normal client is then served.
+#[test]
+fn our_server_survives_hostile_rds_clients() {
+    let (_g, port) = server(OURS);
+    let ctl = || {
+        let s = TcpStream::connect(("127.0.0.1", port)).unwrap();
+        Control::new(s, Side::Client).unwrap()
+    };
+    // Time 0: datagram tests would never end.
+    let mut c = ctl();
+    let mut r = rds_req("rds_bw");
+    r.time = 0;
+    c.send("request data", &wire::encode_req(&r), 5).unwrap();
+    assert_eq!(
+        c.recv("TCP IPv4 server port", 4, 5).unwrap_err(),
+        CtlError::Peer("bad time: 0; RDS tests need a time limit".into())
+    );
+    // Never connects to the helper port.
+    let mut c = ctl();
+    c.send("request data", &wire::encode_req(&rds_req("rds_lat")), 5)
+        .unwrap();
+    c.recv("TCP IPv4 server port", 4, 5).unwrap();
+    let t0 = std::time::Instant::now();
+    assert!(matches!(
+        c.recv("client IP", wire::HOST_LEN, 10),
+        Err(CtlError::Peer(t)) if t == "accept failed: timed out"
+    ));
+    assert!(t0.elapsed() < Duration::from_secs(5));
+    // Connects, then says nothing.
+    let mut c = ctl();
+    c.send("request data", &wire::encode_req(&rds_req("rds_bw")), 5)
+        .unwrap();
+    let hp = wire::decode_port(&c.recv("TCP IPv4 server port", 4, 5).unwrap()).unwrap();
+    let _h = TcpStream::connect(("127.0.0.1", hp as u16)).unwrap();
+    c.recv("client IP", wire::HOST_LEN, 5).unwrap();
+    assert!(matches!(
+        c.recv("RDS port", 4, 10),
+        Err(CtlError::Peer(t)) if t == "failed to receive server IP: timed out"
+    ));
+    // A normal client right after.
+    let t0 = std::time::Instant::now();
+    let f = client(OURS, port, &["-t", "1", "tcp_lat"]);
+    assert_eq!(f.code(), Some(0), "{}", f.stdout_str());
+    assert!(t0.elapsed() < Duration::from_secs(10));
+}

@@ -10,6 +10,8 @@ use std::time::{Duration, Instant};
 use socket2::{Domain, Socket, Type};
 
 use crate::control::{strerror, Control, CtlError};
+use crate::dbg_line;
+use crate::debug::Trace;
 use crate::wire;
 
 fn local(msg: String) -> CtlError {
@@ -38,7 +40,11 @@ fn addr_text(a: SocketAddr) -> String {
 }
 
 /// Server side: returns (own IP, client IP).
-pub fn server_hosts(ctl: &mut Control, timeout: u32) -> Result<(String, String), CtlError> {
+pub fn server_hosts(
+    ctl: &mut Control,
+    timeout: u32,
+    trace: Trace,
+) -> Result<(String, String), CtlError> {
     let sys = |what: &str, e: std::io::Error| local(format!("{what}: {}", strerror(&e)));
     let l = Socket::new(Domain::IPV6, Type::STREAM, None).map_err(|e| sys("socket failed", e))?;
     let _ = l.set_reuse_address(true);
@@ -47,6 +53,7 @@ pub fn server_hosts(ctl: &mut Control, timeout: u32) -> Result<(String, String),
         .map_err(|e| sys("bind INET6 failed", e))?;
     l.listen(1).map_err(|e| sys("listen failed", e))?;
     let port = super::super::sock::local_port(&l);
+    dbg_line!(trace, "sending TCP server port");
     ctl.send(
         "TCP server port",
         &wire::encode_port(u32::from(port)),
@@ -73,7 +80,9 @@ pub fn server_hosts(ctl: &mut Control, timeout: u32) -> Result<(String, String),
     };
     drop(l);
     let rhost = peer.as_socket().map(addr_text).unwrap_or_default();
+    dbg_line!(trace, "sending client IP");
     ctl.send("client IP", &wire::encode_host(&rhost), timeout)?;
+    dbg_line!(trace, "waiting for server IP");
     let lhost = wire::cstr(&ctl.recv("server IP", wire::HOST_LEN, timeout)?);
     drop(fd);
     Ok((lhost, rhost))
@@ -112,7 +121,9 @@ pub fn client_hosts(
     ctl: &mut Control,
     host: &str,
     timeout: u32,
+    trace: Trace,
 ) -> Result<(String, String), CtlError> {
+    dbg_line!(trace, "waiting for TCP IPv4 server port");
     let port = wire::decode_port(&ctl.recv("TCP IPv4 server port", wire::PORT_LEN, timeout)?)
         .map_err(|e| local(e.to_string()))?;
     let addr = (host, port as u16)
@@ -127,7 +138,9 @@ pub fn client_hosts(
         .ok_or_else(|| local("connect_tcp failed".into()))?;
     let fd = connect_retrying(ctl, addr, timeout)?;
     let rhost = addr_text(addr);
+    dbg_line!(trace, "sending server IP");
     ctl.send("server IP", &wire::encode_host(&rhost), timeout)?;
+    dbg_line!(trace, "waiting for client IP");
     let lhost = wire::cstr(&ctl.recv("client IP", wire::HOST_LEN, timeout)?);
     drop(fd);
     Ok((lhost, rhost))

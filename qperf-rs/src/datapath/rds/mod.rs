@@ -54,14 +54,14 @@ pub struct Ready {
 /// Client set-up: helper exchange with the server at `host`, socket,
 /// `RDS port` exchange.
 pub fn client_setup(ctl: &mut Control, host: &str, st: &Setup) -> Result<Ready, CtlError> {
-    let (lhost, rhost) = client_hosts(ctl, host, st.timeout)?;
+    let (lhost, rhost) = client_hosts(ctl, host, st.timeout, st.trace)?;
     finish_setup(ctl, &lhost, &rhost, st)
 }
 
 /// Server set-up: helper exchange with the client, socket, `RDS port`
 /// exchange.
 pub fn server_setup(ctl: &mut Control, st: &Setup) -> Result<Ready, CtlError> {
-    let (lhost, rhost) = server_hosts(ctl, st.timeout)?;
+    let (lhost, rhost) = server_hosts(ctl, st.timeout, st.trace)?;
     finish_setup(ctl, &lhost, &rhost, st)
 }
 
