@@ -523,11 +523,17 @@ fn cell(server: Impl, client_impl: Impl, host: &str, args: &str) {
         testkit::stock::missing("IPv6 loopback");
         return;
     }
-    let want = reference(&stock, host, args);
-    let ((want_code, want_out, want_err), want_ip) = &*want;
-    let (args, ip) = with_ports(args);
+    let template = args;
+    let (args, ip) = with_ports(template);
     let mut srv = start(server);
-    let got = client(&bin(client_impl), host, srv.port, &args);
+    // The cell's own run goes on while the reference is (if not yet) made.
+    let run = {
+        let (b, h, a, p) = (bin(client_impl), host.to_string(), args.clone(), srv.port);
+        std::thread::spawn(move || client(&b, &h, p, &a))
+    };
+    let want = reference(&stock, host, template);
+    let ((want_code, want_out, want_err), want_ip) = &*want;
+    let got = run.join().unwrap_or_else(|e| std::panic::resume_unwind(e));
     let what = format!("{client_impl:?} client -> {server:?} server: {args}");
     assert_eq!(got.code(), *want_code, "{what}: exit\n{}", got.stdout_str());
     assert_eq!(&got.stderr_str(), want_err, "{what}: stderr");
