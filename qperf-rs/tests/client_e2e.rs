@@ -264,8 +264,15 @@ fn same_shape(stock: &str, ours: &str, what: &str) {
 
 /// Runs `args` with the stock client then ours against `srv`.
 fn compare(srv: &Server, host: &str, args: &str) {
-    let s = client(&stock_bin(), host, srv.port, args);
+    // Both at once: the stock server forks a child per client.
+    let stock = {
+        let (h, p, a) = (host.to_string(), srv.port, args.to_string());
+        std::thread::spawn(move || client(&stock_bin(), &h, p, &a))
+    };
     let o = client(OURS, host, srv.port, args);
+    let s = stock
+        .join()
+        .unwrap_or_else(|e| std::panic::resume_unwind(e));
     assert_eq!(o.code(), s.code(), "{args}: exit\n{}", o.stdout_str());
     assert_eq!(o.stderr_str(), s.stderr_str(), "{args}: stderr");
     same_shape(&s.stdout_str(), &o.stdout_str(), args);
