@@ -52,51 +52,74 @@ fn error_for(port: u16, bytes: &[u8]) -> String {
     }
 }
 
-fn refused(edit: impl Fn(&mut Req), text: &str) {
-    let s = OurServer::start();
-    let mut r = req("tcp_bw", 1);
-    edit(&mut r);
-    assert_eq!(error_for(s.port, &wire::encode_req(&r)), text);
-    normal_client_served(s.port);
+/// A hostile REQ: how a normal REQ is edited, and the server's answer.
+type Case = (fn(&mut Req), &'static str);
+
+/// Each case on its own server, all at once: the REQ edited by the case is
+/// refused with its text, then a normal client is served.
+fn refused(cases: &[Case]) {
+    let runs: Vec<_> = cases
+        .iter()
+        .map(|&(edit, text)| {
+            std::thread::spawn(move || {
+                let s = OurServer::start();
+                let mut r = req("tcp_bw", 1);
+                edit(&mut r);
+                assert_eq!(error_for(s.port, &wire::encode_req(&r)), text);
+                normal_client_served(s.port);
+            })
+        })
+        .collect();
+    for t in runs {
+        t.join().unwrap_or_else(|e| std::panic::resume_unwind(e));
+    }
 }
 
 #[test]
 fn wrong_version() {
-    refused(
-        |r| r.ver_min = 3,
-        "upgrade qperf on client from 0.3.11 to 0.4.11",
-    );
-    refused(
-        |r| r.ver_maj = 1,
-        "upgrade qperf on server from 0.4.11 to 1.4.11",
-    );
+    refused(&[
+        (
+            |r| r.ver_min = 3,
+            "upgrade qperf on client from 0.3.11 to 0.4.11",
+        ),
+        (
+            |r| r.ver_maj = 1,
+            "upgrade qperf on server from 0.4.11 to 1.4.11",
+        ),
+    ]);
 }
 
 #[test]
 fn msg_size_zero_and_huge() {
-    refused(
-        |r| r.msg_size = 0,
-        "bad message size: 0; must be between 1 and 1073741824",
-    );
-    refused(
-        |r| r.msg_size = 1 << 31,
-        "bad message size: 2147483648; must be between 1 and 1073741824",
-    );
+    refused(&[
+        (
+            |r| r.msg_size = 0,
+            "bad message size: 0; must be between 1 and 1073741824",
+        ),
+        (
+            |r| r.msg_size = 1 << 31,
+            "bad message size: 2147483648; must be between 1 and 1073741824",
+        ),
+    ]);
 }
 
 #[test]
 fn port_out_of_range_and_timeout_zero() {
-    refused(|r| r.port = 70000, "bad port: 70000; must be at most 65535");
-    refused(
-        |r| r.timeout = 0,
-        "bad timeout: 0; must be at least 1 second",
-    );
+    refused(&[
+        (|r| r.port = 70000, "bad port: 70000; must be at most 65535"),
+        (
+            |r| r.timeout = 0,
+            "bad timeout: 0; must be at least 1 second",
+        ),
+    ]);
 }
 
 #[test]
 fn bad_index() {
-    refused(|r| r.req_index = 33, "bad request index: 33");
-    refused(|r| r.req_index = 65535, "bad request index: 65535");
+    refused(&[
+        (|r| r.req_index = 33, "bad request index: 33"),
+        (|r| r.req_index = 65535, "bad request index: 65535"),
+    ]);
 }
 
 #[test]
