@@ -232,7 +232,7 @@ impl Control {
                 break;
             }
             if Instant::now() >= deadline {
-                return CtlError::Peer(String::new());
+                return CtlError::PeerFailure;
             }
             std::thread::sleep(Duration::from_millis(5));
         }
