@@ -212,6 +212,9 @@ fn rate_mode_paces_total_rate() {
     );
 }
 
+/// What `FakeScript::delay` asks for before each batch but the first.
+const DELAY_MS: u64 = 20;
+
 /// A Rust stand-in for a Lua thread state.
 struct FakeScript {
     addr: SocketAddr,
@@ -244,7 +247,7 @@ impl ThreadScript for FakeScript {
     }
     fn delay(&mut self) -> Result<u64, ScriptFailure> {
         self.delays.fetch_add(1, Ordering::Relaxed);
-        Ok(5)
+        Ok(DELAY_MS)
     }
     fn response(
         &mut self,
@@ -299,8 +302,14 @@ fn script_hooks_request_response_delay_and_stop() {
     // Bodies of /bytes/0..6: sum over 20 requests of n % 7.
     let expect: u64 = (0..20u64).map(|n| n % 7).sum();
     assert_eq!(body_bytes.load(Ordering::Relaxed), expect);
-    // Latency excludes the 5 ms delays.
-    assert!(r.latency.max() < 5000 || r.latency.count() < 20);
+    // Latency excludes the delays: were they included, every sample would
+    // be ≥ 20 ms (on a loaded machine single samples may be, not all).
+    assert!(r.latency.count() >= 19, "{}", r.latency.count());
+    assert!(
+        r.latency.min() < DELAY_MS * 1000,
+        "min latency {} µs",
+        r.latency.min()
+    );
     assert!(r.script.is_some());
 }
 
@@ -362,28 +371,37 @@ fn tls_handshake_failure_is_connect_error() {
     assert_eq!(r.errors.read + r.errors.write, 0, "{:?}", r.errors);
 }
 
+/// Precise timers: the send lag (corrected − uncorrected p50) stays well
+/// under wrk2's ~1 ms timer granularity. A loaded machine can delay any
+/// timer by a scheduler slice, so the best of three short runs counts
+/// (ms-granular timers would fail all three).
 #[test]
 fn rate_mode_sends_on_time() {
-    let srv = HttpTarget::start();
-    let mut cfg = config(srv.addr(), get(srv.addr(), "/"), 2);
-    cfg.rate = Some(RateConfig {
-        total_rate: 1000.0,
-        total_connections: 2,
-        first_connection: 0,
-        batch_latency: false,
-    });
-    let r = run(cfg, None, 700);
-    let c = r.corrected.expect("corrected");
-    let u = r.uncorrected.expect("uncorrected");
-    // Precise timers: the send lag (corrected − uncorrected) stays well
-    // under wrk2's ~1 ms timer granularity at the median.
-    let lag = c.percentile(50.0).saturating_sub(u.percentile(50.0));
-    eprintln!(
-        "p50 corrected {} uncorrected {} lag {lag}",
-        c.percentile(50.0),
-        u.percentile(50.0)
-    );
-    assert!(lag < 500, "lag {lag} µs");
+    let mut lags = Vec::new();
+    for _ in 0..3 {
+        let srv = HttpTarget::start();
+        let mut cfg = config(srv.addr(), get(srv.addr(), "/"), 2);
+        cfg.rate = Some(RateConfig {
+            total_rate: 1000.0,
+            total_connections: 2,
+            first_connection: 0,
+            batch_latency: false,
+        });
+        let r = run(cfg, None, 700);
+        let c = r.corrected.expect("corrected");
+        let u = r.uncorrected.expect("uncorrected");
+        let lag = c.percentile(50.0).saturating_sub(u.percentile(50.0));
+        eprintln!(
+            "p50 corrected {} uncorrected {} lag {lag}",
+            c.percentile(50.0),
+            u.percentile(50.0)
+        );
+        lags.push(lag);
+        if lag < 500 {
+            return;
+        }
+    }
+    panic!("send lag µs in three runs: {lags:?}");
 }
 
 #[test]
