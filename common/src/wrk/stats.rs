@@ -105,20 +105,23 @@ impl Stats {
             return;
         }
         let touched: Vec<u64> = self.pages.range(first..=last).map(|(&i, _)| i).collect();
+        let mut page = vec![0u64; PAGE];
         for i in touched {
-            for j in 0..PAGE as u64 {
-                let n = i * PAGE as u64 + j;
-                if n < start || n > self.max {
+            // Adds only go below the scanned value, so a copy of the page
+            // taken before scanning it holds every count the scan reads.
+            if let Some(p) = self.pages.get(&i) {
+                page.copy_from_slice(p);
+            }
+            for (j, &k) in page.iter().enumerate() {
+                let n = i * PAGE as u64 + j as u64;
+                if k == 0 || n < start || n > self.max {
                     continue;
                 }
-                let k = self.pages.get(&i).map_or(0, |p| p[j as usize]);
-                if k != 0 {
-                    let mut m = n - interval;
-                    while m > interval {
-                        self.add(m, k);
-                        self.count = self.count.wrapping_add(k);
-                        m -= interval;
-                    }
+                let mut m = n - interval;
+                while m > interval {
+                    self.add(m, k);
+                    self.count = self.count.wrapping_add(k);
+                    m -= interval;
                 }
             }
         }
