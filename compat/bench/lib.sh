@@ -64,7 +64,7 @@ build_ours() {
 # median: of the numbers on stdin (one a line, "-" or empty skipped); "-"
 # when there are none.
 median() {
-    grep -E '^[0-9.eE+-]+$' | grep -v '^-$' | sort -g | awk '
+    awk '/^-?[0-9.]+([eE][-+]?[0-9]+)?$/' | sort -g | awk '
         { v[NR] = $1 }
         END {
             if (NR == 0) { print "-"; exit }
@@ -76,7 +76,7 @@ median() {
 # spread: max/min of the numbers on stdin to 2 decimals ("-" when fewer
 # than two, or the smallest is 0): how noisy the rounds were.
 spread() {
-    grep -E '^[0-9.eE+-]+$' | sort -g | awk '
+    awk '/^-?[0-9.]+([eE][-+]?[0-9]+)?$/' | sort -g | awk '
         NR == 1 { lo = $1 } { hi = $1 }
         END { if (NR < 2 || lo + 0 == 0) print "-"; else printf "%.2f\n", hi / lo }'
 }
