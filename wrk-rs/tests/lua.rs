@@ -739,19 +739,21 @@ fn script_overhead() {
     );
 }
 
-/// Golden 36: `wrk.method = "HEAD"` stalls on responses announcing a body,
-/// under ours as under stock (same request count class: none or some).
+/// Golden 36: `wrk.method = "HEAD"` stalls stock on responses announcing a
+/// body; ours completes them (a chosen difference, wrk-rs/README.md).
 #[test]
 fn golden_head_method_lua() {
     let Some((ours, theirs, _t)) = both("head_method.lua", 1, 2, "/") else {
         return;
     };
-    assert_eq!(
-        ours.requests == 0,
-        theirs.requests == 0,
-        "{}\n{}",
-        ours.out.stdout,
-        theirs.out.stdout
+    // Stock stalls on a HEAD response that announces a body (spec §8 item 7);
+    // ours ends such responses after their headers (wrk-rs/README.md).
+    assert_eq!(theirs.requests, 0, "stock:\n{}", theirs.out.stdout);
+    assert!(ours.requests > 0, "ours:\n{}", ours.out.stdout);
+    assert!(
+        !ours.out.stdout.contains("Socket errors"),
+        "ours:\n{}",
+        ours.out.stdout
     );
 }
 
