@@ -81,15 +81,14 @@ fn access(buf: &[u8]) {
     std::hint::black_box(sum);
 }
 
-/// tcp/sctp/sdp `_bw` client: whole messages back to back.
+/// tcp/sctp/sdp `_bw` client: whole messages back to back. A failed write
+/// counts an error and the loop goes on until the timer, as stock's does
+/// (a reset connection shows as millions of `loc_send_errors`).
 pub(super) fn bw_client(fd: RawFd, buf: &[u8], fin: &AtomicBool, m: &mut Measured) {
     while !fin.load(Ordering::Relaxed) {
         match send_full(fd, buf, fin) {
             Step::Done(n) => count(&mut m.s, n),
-            Step::Error => {
-                m.s.errs += 1;
-                break;
-            }
+            Step::Error => m.s.errs += 1,
             _ => break,
         }
     }
@@ -125,6 +124,10 @@ pub(super) fn bw_server(
 }
 
 /// `_lat` ping-pong: the client writes first, the server reads first.
+///
+/// On a failed call the client counts the error and starts its next round
+/// with a write, until the timer, like stock. The server ends its loop
+/// instead: a hostile client must not keep it spinning for a REQ's `time`.
 pub(super) fn lat(fd: RawFd, buf: &mut [u8], fin: &AtomicBool, m: &mut Measured, client: bool) {
     let mut send_turn = client;
     while !fin.load(Ordering::Relaxed) {
@@ -137,7 +140,11 @@ pub(super) fn lat(fd: RawFd, buf: &mut [u8], fin: &AtomicBool, m: &mut Measured,
             Step::Done(n) => count(c, n),
             Step::Error => {
                 c.errs += 1;
-                break;
+                if !client {
+                    break;
+                }
+                send_turn = true;
+                continue;
             }
             Step::Idle => {
                 m.idle = true;
@@ -193,6 +200,21 @@ mod tests {
         assert!(c.s.msgs > 100);
         assert!(c.r.msgs <= c.s.msgs && c.s.msgs <= c.r.msgs + 1);
         assert!(s.s.msgs <= s.r.msgs && s.r.msgs <= s.s.msgs + 1);
+    }
+
+    #[test]
+    fn client_counts_failed_writes_until_the_timer() {
+        // Peer gone: every write fails with EPIPE. Stock's client counts each
+        // failure and keeps going until its timer, so must ours.
+        let (a, b) = UnixStream::pair().unwrap();
+        drop(b);
+        let c = run(&spec(Pattern::Bw, Role::Client, 100), a.as_raw_fd());
+        assert_eq!(c.s.msgs, 0, "{c:?}");
+        assert!(c.s.errs > 1000, "{c:?}");
+        assert!(c.time_e.real >= c.time_s.real + 90, "{c:?}");
+        let l = run(&spec(Pattern::Lat, Role::Client, 100), a.as_raw_fd());
+        assert_eq!((l.s.msgs, l.r.msgs, l.r.errs), (0, 0, 0), "{l:?}");
+        assert!(l.s.errs > 1000, "{l:?}");
     }
 
     #[test]
