@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use crate::control::{Control, CtlError, Side};
 use crate::datapath::{self, rds, sock, sock::Net, Pattern, Role, Spec};
 use crate::debug::Trace;
-use crate::proto::{Conf, Req, Stat};
+use crate::proto::{Conf, Counters, Req, Stat, Ticks};
 use crate::tests_table::{self, Transport};
 use crate::{conf, cpu, dbg_line, wire};
 
@@ -181,22 +181,35 @@ impl Run<'_> {
             idle: None,
         };
         let m = ready.run(self.ctl, &test, self.trace)?;
+        let outcome = self.exchange_results([m.time_s, m.time_e], [m.s, m.r]);
+        drop(ready);
+        outcome
+    }
+
+    /// After the data phase: our own STAT from the measured figures, the
+    /// server's STAT, then sync-after-test (spec §4.5, §4.6). The data socket
+    /// stays open until this is done, as in stock.
+    fn exchange_results(
+        &mut self,
+        [time_s, time_e]: [Ticks; 2],
+        [s, r]: [Counters; 2],
+    ) -> Result<Outcome, ClientError> {
+        let to = self.local.timeout;
         let local = Stat {
             no_cpus: cpu::online_cpus(),
             no_ticks: cpu::ticks_per_sec(),
-            time_s: m.time_s,
-            time_e: m.time_e,
-            s: m.s,
-            r: m.r,
+            time_s,
+            time_e,
+            s,
+            r,
             ..Stat::default()
         };
         dbg_line!(self.trace, "waiting for results");
-        let b = self.ctl.recv("results", wire::STAT_LEN, l.timeout)?;
+        let b = self.ctl.recv("results", wire::STAT_LEN, to)?;
         let remote = wire::decode_stat(&b).map_err(|e| ClientError::Local(e.to_string()))?;
         dbg_line!(self.trace, "sending synchronization after test");
         self.ctl
-            .send("synchronization after test", wire::SYNC_AFTER, l.timeout)?;
-        drop(ready);
+            .send("synchronization after test", wire::SYNC_AFTER, to)?;
         Ok(Outcome::Stats { local, remote })
     }
 
@@ -224,11 +237,7 @@ impl Run<'_> {
         dbg_line!(self.trace, "synchronization complete");
         let spec = Spec {
             net,
-            pattern: if name.ends_with("_lat") {
-                Pattern::Lat
-            } else {
-                Pattern::Bw
-            },
+            pattern: pattern_of(name),
             role: Role::Client,
             msg_size: self.local.msg_size as usize,
             time: self.local.time,
@@ -238,23 +247,9 @@ impl Run<'_> {
         dbg_line!(self.trace, "starting timer for {} seconds", self.local.time);
         let m = datapath::run(&spec, data.as_raw_fd());
         dbg_line!(self.trace, "stopping timer");
-        let local = Stat {
-            no_cpus: cpu::online_cpus(),
-            no_ticks: cpu::ticks_per_sec(),
-            time_s: m.time_s,
-            time_e: m.time_e,
-            s: m.s,
-            r: m.r,
-            ..Stat::default()
-        };
-        dbg_line!(self.trace, "waiting for results");
-        let b = self.ctl.recv("results", wire::STAT_LEN, to)?;
-        let remote = wire::decode_stat(&b).map_err(|e| ClientError::Local(e.to_string()))?;
-        dbg_line!(self.trace, "sending synchronization after test");
-        self.ctl
-            .send("synchronization after test", wire::SYNC_AFTER, to)?;
+        let outcome = self.exchange_results([m.time_s, m.time_e], [m.s, m.r]);
         drop(data);
-        Ok(Outcome::Stats { local, remote })
+        outcome
     }
 }
 

@@ -10,8 +10,7 @@ use super::MAX_WAIT_SECS;
 use crate::control::CtlError;
 use crate::datapath::rds::{self, Kind};
 use crate::datapath::{sock::Net, Pattern, Role};
-use crate::proto::{Req, Stat};
-use crate::{cpu, dbg_line, wire};
+use crate::proto::Req;
 
 fn local(msg: impl Into<String>) -> CtlError {
     CtlError::Local(msg.into())
@@ -50,29 +49,7 @@ impl Test<'_> {
         if m.idle {
             return Err(local("failed to receive data: client not responding"));
         }
-        let stat = Stat {
-            no_cpus: cpu::online_cpus(),
-            no_ticks: cpu::ticks_per_sec(),
-            time_s: m.time_s,
-            time_e: m.time_e,
-            s: m.s,
-            r: m.r,
-            ..Stat::default()
-        };
-        dbg_line!(self.trace, "sending results");
-        self.ctl
-            .send("results", &wire::encode_stat(&stat), self.timeout)?;
-        dbg_line!(self.trace, "waiting for synchronization after test");
-        let got = self.ctl.recv(
-            "synchronization after test",
-            wire::SYNC_AFTER.len(),
-            self.timeout,
-        )?;
-        if got != wire::SYNC_AFTER {
-            return Err(local(
-                "synchronize synchronization after test failure: data does not match",
-            ));
-        }
+        self.exchange_results([m.time_s, m.time_e], [m.s, m.r])?;
         drop(ready);
         Ok(false)
     }

@@ -12,7 +12,7 @@ use super::{ServerConfig, MAX_MSG_SIZE, MAX_WAIT_SECS, RDMA_GRACE};
 use crate::control::{strerror, Control, CtlError};
 use crate::datapath::{self, sock, sock::Net, Pattern, Role, Spec};
 use crate::debug::Trace;
-use crate::proto::{Req, Stat};
+use crate::proto::{Counters, Req, Stat, Ticks};
 use crate::tests_table::{self, Transport};
 use crate::{conf, cpu, dbg_line, wire};
 
@@ -163,13 +163,26 @@ impl Test<'_> {
             // Our hardening: a peer silent for MAX_WAIT_SECS mid-test is gone.
             return Err(local("failed to receive data: client not responding"));
         }
+        self.exchange_results([m.time_s, m.time_e], [m.s, m.r])?;
+        drop(data);
+        Ok(false)
+    }
+
+    /// After the data phase: send our STAT, then wait for the client's
+    /// sync-after-test (spec §4.5, §4.6). Callers keep the data socket open
+    /// until this returns, as stock does.
+    pub(super) fn exchange_results(
+        &mut self,
+        [time_s, time_e]: [Ticks; 2],
+        [s, r]: [Counters; 2],
+    ) -> Result<(), CtlError> {
         let stat = Stat {
             no_cpus: cpu::online_cpus(),
             no_ticks: cpu::ticks_per_sec(),
-            time_s: m.time_s,
-            time_e: m.time_e,
-            s: m.s,
-            r: m.r,
+            time_s,
+            time_e,
+            s,
+            r,
             ..Stat::default()
         };
         dbg_line!(self.trace, "sending results");
@@ -186,8 +199,7 @@ impl Test<'_> {
                 "synchronize synchronization after test failure: data does not match",
             ));
         }
-        drop(data);
-        Ok(false)
+        Ok(())
     }
 
     /// Accepts the data connection, bounded in time, giving up early when
