@@ -13,11 +13,7 @@ use testkit::proc::run;
 const OURS: &str = env!("CARGO_BIN_EXE_qperf");
 
 fn golden(name: &str) -> String {
-    let path = format!(
-        "{}/../compat/golden/qperf/{name}",
-        env!("CARGO_MANIFEST_DIR")
-    );
-    std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"))
+    compat::golden(&format!("qperf/{name}"))
 }
 
 /// Runs a qperf binary; returns (exit code, stdout, stderr).

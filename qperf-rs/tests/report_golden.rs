@@ -11,11 +11,7 @@ use qperf_rs::client::{ClientError, Outcome, Target};
 use qperf_rs::proto::{Conf, Counters, Req, Stat, Ticks};
 
 fn golden(name: &str) -> String {
-    let path = format!(
-        "{}/../compat/golden/qperf/{name}",
-        env!("CARGO_MANIFEST_DIR")
-    );
-    std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"))
+    compat::golden(&format!("qperf/{name}"))
 }
 
 /// Answers tests from a queue and records what was asked.

@@ -41,11 +41,7 @@ fn kernel_has_rds() -> bool {
 }
 
 fn golden(name: &str) -> String {
-    let p = format!(
-        "{}/../compat/golden/qperf/{name}",
-        env!("CARGO_MANIFEST_DIR")
-    );
-    std::fs::read_to_string(&p).unwrap_or_else(|e| panic!("{p}: {e}"))
+    compat::golden(&format!("qperf/{name}"))
 }
 
 fn client(bin: &str, port: u16, args: &[&str]) -> Finished {

@@ -10,8 +10,7 @@ use netbench::settings::Settings;
 
 /// A file under compat/golden/.
 pub fn golden(rel: &str) -> String {
-    let path = PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../compat/golden/")).join(rel);
-    std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+    compat::golden(rel)
 }
 
 fn outcome(cmd: &str, stdout: String, stderr: String, code: i32) -> Outcome {
