@@ -40,44 +40,6 @@ hard=$(ulimit -Hn)
 [[ "$hard" == unlimited ]] && hard=1048576
 ulimit -n "$hard"
 
-# ---- nginx -------------------------------------------------------------
-prefix=$BENCH_TMP/nginx
-mkdir -p "$prefix"/{html,logs,tmp}
-head -c 615 /dev/zero | tr '\0' 'x' >"$prefix/html/index.html"
-head -c 102400 /dev/zero | tr '\0' 'b' >"$prefix/html/100k.bin"
-
-start_nginx() {
-    local attempt port
-    for attempt in 1 2 3 4 5; do
-        port=$(free_port)
-        cat >"$prefix/nginx.conf" <<CONF
-daemon off; master_process off; worker_processes 1; worker_rlimit_nofile 65535;
-pid $prefix/logs/nginx.pid; error_log $prefix/logs/error.log warn;
-events { worker_connections 30000; multi_accept on; }
-http {
-  access_log off; default_type application/octet-stream;
-  sendfile on; tcp_nopush on; tcp_nodelay on;
-  keepalive_requests 1000000; keepalive_timeout 65;
-  client_body_temp_path $prefix/tmp; proxy_temp_path $prefix/tmp;
-  fastcgi_temp_path $prefix/tmp; uwsgi_temp_path $prefix/tmp; scgi_temp_path $prefix/tmp;
-  server { listen 127.0.0.1:$port backlog=4096; root $prefix/html; index index.html; }
-}
-CONF
-        "$nginx_bin" -p "$prefix" -c "$prefix/nginx.conf" -e "$prefix/logs/error.log" \
-            >"$prefix/nginx.out" 2>&1 &
-        nginx_pid=$!
-        track "$nginx_pid"
-        if wait_listen "$port" "$nginx_pid" 20; then
-            nginx_port=$port
-            return 0
-        fi
-        kill "$nginx_pid" 2>/dev/null || true
-        grep -q 'Address already in use' "$prefix/logs/error.log" 2>/dev/null || break
-    done
-    echo "nginx did not start:" >&2
-    cat "$prefix/nginx.out" "$prefix/logs/error.log" >&2 2>/dev/null || true
-    return 1
-}
 start_nginx
 small="http://127.0.0.1:$nginx_port/index.html"
 big="http://127.0.0.1:$nginx_port/100k.bin"
