@@ -6,34 +6,16 @@
 //! prefix matches the captures. The version line is compared by shape (the
 //! Debian build prints `debian/4.1.0-3+b2` where we print `4.1.0`).
 
-use std::os::unix::process::CommandExt;
+mod support;
+
 use std::path::Path;
-use std::process::Command;
 use std::time::Duration;
 
-use testkit::{http::HttpTarget, ports, proc, stock};
-
-const OURS: &str = env!("CARGO_BIN_EXE_wrk");
-const GOLDEN: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../compat/golden/wrk/");
-
-struct Out {
-    code: Option<i32>,
-    stdout: String,
-    stderr: String,
-}
+use support::{run_within, Out, GOLDEN, OURS};
+use testkit::{http::HttpTarget, ports, stock};
 
 fn run(bin: &str, args: &[&str]) -> Out {
-    let f = proc::run(
-        Command::new(bin).arg0("wrk").args(args).current_dir(GOLDEN),
-        Duration::from_secs(30),
-    )
-    .expect("ran");
-    assert!(!f.timed_out, "{bin} {args:?} timed out");
-    Out {
-        code: f.code(),
-        stdout: f.stdout_str(),
-        stderr: f.stderr_str(),
-    }
+    run_within(bin, args, Duration::from_secs(30))
 }
 
 fn golden(name: &str, ext: &str) -> String {

@@ -5,34 +5,15 @@
 //! print (numbers masked where they are run-specific) and check that the
 //! numbers scripts print are consistent with the report.
 
-use std::os::unix::process::CommandExt;
-use std::process::Command;
+mod support;
+
 use std::time::Duration;
 
-use testkit::{http::HttpTarget, proc, stock};
-
-const OURS: &str = env!("CARGO_BIN_EXE_wrk");
-const GOLDEN: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../compat/golden/wrk/");
-
-#[derive(Debug)]
-struct Out {
-    code: Option<i32>,
-    stdout: String,
-    stderr: String,
-}
+use support::{run_within, Out, GOLDEN, OURS};
+use testkit::{http::HttpTarget, stock};
 
 fn run(bin: &str, args: &[&str]) -> Out {
-    let f = proc::run(
-        Command::new(bin).arg0("wrk").args(args).current_dir(GOLDEN),
-        Duration::from_secs(60),
-    )
-    .expect("ran");
-    assert!(!f.timed_out, "{bin} {args:?} timed out");
-    Out {
-        code: f.code(),
-        stdout: f.stdout_str(),
-        stderr: f.stderr_str(),
-    }
+    run_within(bin, args, Duration::from_secs(60))
 }
 
 fn golden(name: &str) -> String {
