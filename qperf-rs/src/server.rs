@@ -5,9 +5,11 @@
 //! §9.2/9.3: every wait is bounded, hostile REQ values are refused with a
 //! clear error, and the next client is served after any misbehaving one.
 
+mod classify;
 mod pin;
 mod rds;
 mod session;
+mod single;
 
 use std::io::Write;
 use std::net::{Ipv6Addr, SocketAddr, SocketAddrV6, TcpListener, TcpStream};
@@ -58,6 +60,10 @@ struct Shared {
     /// Held while a test runs: tests are strictly one at a time, as in stock.
     test_slot: Mutex<()>,
     in_flight: AtomicUsize,
+    /// `Some` while a test waits for its data connection on the listen
+    /// socket (single-port mode): the accept loop parks new connections
+    /// here for that test to classify instead of serving them.
+    lobby: Mutex<Option<Vec<single::Arrival>>>,
 }
 
 /// Runs the server until a `quit` request; returns the process exit code.
@@ -78,6 +84,12 @@ pub fn serve(cfg: &ServerConfig) -> i32 {
     };
     dbg_line!(trace, "ready for requests");
     let shared = Arc::new(Shared::default());
+    let ctx = Ctx {
+        cfg: cfg.clone(),
+        shared: shared.clone(),
+        listener: Arc::new(listener),
+    };
+    let listener = ctx.listener.clone();
     loop {
         if shared.quit.load(Ordering::SeqCst) {
             return 0;
@@ -95,31 +107,53 @@ pub fn serve(cfg: &ServerConfig) -> i32 {
         if unsafe { libc::poll(&mut p, 1, 100) } <= 0 {
             continue;
         }
-        let stream = match listener.accept() {
-            Ok((s, _)) => s,
+        let (stream, peer) = match listener.accept() {
+            Ok(a) => a,
             Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => continue,
             Err(e) => {
                 say(&format!("accept failed: {}", strerror(&e)));
                 continue;
             }
         };
-        let (cfg, sh) = (cfg.clone(), shared.clone());
-        sh.in_flight.fetch_add(1, Ordering::SeqCst);
-        let spawned = std::thread::Builder::new()
-            .name("qperf-conn".into())
-            .spawn(move || {
-                let quit = std::panic::catch_unwind(|| serve_one(&cfg, stream, &sh.test_slot))
-                    .unwrap_or(false);
-                if quit {
-                    sh.quit.store(true, Ordering::SeqCst);
-                } else {
-                    dbg_line!(Trace(cfg.debug), "ready for requests");
-                }
-                sh.in_flight.fetch_sub(1, Ordering::SeqCst);
-            });
-        if spawned.is_err() {
-            shared.in_flight.fetch_sub(1, Ordering::SeqCst);
+        if let Some(parked) = shared
+            .lobby
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .as_mut()
+        {
+            parked.push(single::Arrival::now(stream, peer));
+            continue;
         }
+        spawn_conn(&ctx, stream);
+    }
+}
+
+/// What a connection thread needs besides its stream.
+#[derive(Clone)]
+struct Ctx {
+    cfg: ServerConfig,
+    shared: Arc<Shared>,
+    listener: Arc<TcpListener>,
+}
+
+/// Serves control connection `stream` on its own thread.
+fn spawn_conn(ctx: &Ctx, stream: TcpStream) {
+    let ctx2 = ctx.clone();
+    ctx.shared.in_flight.fetch_add(1, Ordering::SeqCst);
+    let spawned = std::thread::Builder::new()
+        .name("qperf-conn".into())
+        .spawn(move || {
+            let ctx = ctx2;
+            let quit = std::panic::catch_unwind(|| serve_one(&ctx, stream)).unwrap_or(false);
+            if quit {
+                ctx.shared.quit.store(true, Ordering::SeqCst);
+            } else {
+                dbg_line!(Trace(ctx.cfg.debug), "ready for requests");
+            }
+            ctx.shared.in_flight.fetch_sub(1, Ordering::SeqCst);
+        });
+    if spawned.is_err() {
+        ctx.shared.in_flight.fetch_sub(1, Ordering::SeqCst);
     }
 }
 
@@ -143,7 +177,8 @@ fn listen(port: u16) -> Result<TcpListener, String> {
 }
 
 /// One test on one control connection.  Returns true for `quit`.
-fn serve_one(cfg: &ServerConfig, stream: TcpStream, slot: &Mutex<()>) -> bool {
+fn serve_one(ctx: &Ctx, stream: TcpStream) -> bool {
+    let cfg = &ctx.cfg;
     let trace = Trace(cfg.debug);
     if stream.set_nonblocking(false).is_err() {
         return false;
@@ -155,9 +190,14 @@ fn serve_one(cfg: &ServerConfig, stream: TcpStream, slot: &Mutex<()>) -> bool {
         ctl: &mut ctl,
         trace,
         timeout: 0,
+        ctx,
     };
     let result = t.read_req(cfg).and_then(|req| {
-        let _guard = slot.lock().unwrap_or_else(|e| e.into_inner());
+        let _guard = ctx
+            .shared
+            .test_slot
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
         t.run(&req)
     });
     match result {

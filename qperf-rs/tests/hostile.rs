@@ -214,3 +214,86 @@ fn silent_after_sync_with_huge_time() {
     normal_client_served(s.port);
     drop((ctl, data));
 }
+
+/// Single-port mode: a hand-made client whose REQ leaves the data port to
+/// the server; returns the control connection and the announced port.
+fn single_port_client(port: u16, test: &str, time: u32) -> (Control, u16) {
+    let r = req(test, time);
+    let mut ctl = Control::new(connect(port), Side::Client).unwrap();
+    ctl.send("request data", &wire::encode_req(&r), 5).unwrap();
+    let p = wire::decode_port(&ctl.recv("port", 4, 5).unwrap()).unwrap() as u16;
+    assert_eq!(p, port, "without -ip the data port is the listen port");
+    (ctl, p)
+}
+
+/// The rest of a tcp_bw test on `data`: sync, a little data, STAT, sync.
+fn finish_tcp_bw(mut ctl: Control, mut data: TcpStream) {
+    ctl.sync_before(5).unwrap();
+    let t0 = Instant::now();
+    while t0.elapsed() < Duration::from_millis(1200) {
+        if data.write_all(&[0u8; 4096]).is_err() {
+            break;
+        }
+    }
+    let stat = wire::decode_stat(&ctl.recv("results", wire::STAT_LEN, 5).unwrap()).unwrap();
+    assert!(stat.r.bytes > 0, "the server counted our data: {stat:?}");
+    ctl.send("synchronization after test", wire::SYNC_AFTER, 5)
+        .unwrap();
+}
+
+#[test]
+fn single_port_second_client_in_the_data_window_is_queued_not_data() {
+    let s = OurServer::start();
+    let (ctl, p) = single_port_client(s.port, "tcp_bw", 1);
+    // A second client connects while the first one's data is awaited.
+    let port = s.port;
+    let second = std::thread::spawn(move || normal_client_served(port));
+    std::thread::sleep(Duration::from_millis(300));
+    let data = connect(p);
+    finish_tcp_bw(ctl, data);
+    second.join().unwrap();
+    normal_client_served(s.port);
+}
+
+#[test]
+fn single_port_stray_silent_connection_is_not_data() {
+    let s = OurServer::start();
+    let (ctl, p) = single_port_client(s.port, "tcp_bw", 1);
+    let stray = connect(p);
+    std::thread::sleep(Duration::from_millis(100));
+    let data = connect(p);
+    finish_tcp_bw(ctl, data);
+    drop(stray);
+    normal_client_served(s.port);
+}
+
+#[test]
+fn single_port_garbage_connection_in_the_window_gets_the_usual_errors() {
+    let s = OurServer::start();
+    let (ctl, p) = single_port_client(s.port, "tcp_bw", 1);
+    let mut junk = connect(p);
+    junk.write_all(b"GET / HTTP/1.0\r\n\r\n").unwrap();
+    let data = connect(p);
+    finish_tcp_bw(ctl, data);
+    drop(junk);
+    normal_client_served(s.port);
+}
+
+/// The data connection went to another replica: the client hears why
+/// within a few seconds instead of hanging.
+#[test]
+fn single_port_missing_data_connection_names_session_affinity() {
+    let s = OurServer::start();
+    let (mut ctl, _) = single_port_client(s.port, "tcp_bw", 1);
+    let t0 = Instant::now();
+    match ctl.sync_before(5) {
+        Err(CtlError::Peer(text)) => {
+            assert!(text.contains("sessionAffinity: ClientIP"), "{text}");
+            assert!(text.contains(&format!("port {}", s.port)), "{text}");
+        }
+        other => panic!("expected the server's error, got {other:?}"),
+    }
+    assert!(t0.elapsed() < Duration::from_secs(4), "{:?}", t0.elapsed());
+    drop(ctl);
+    normal_client_served(s.port);
+}

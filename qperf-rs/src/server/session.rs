@@ -8,7 +8,8 @@ use std::time::{Duration, Instant};
 use socket2::Socket;
 
 use super::pin::Pin;
-use super::{ServerConfig, MAX_MSG_SIZE, MAX_WAIT_SECS, RDMA_GRACE};
+use super::single::Lobby;
+use super::{Ctx, ServerConfig, MAX_MSG_SIZE, MAX_WAIT_SECS, RDMA_GRACE};
 use crate::control::{strerror, Control, CtlError};
 use crate::datapath::{self, sock, sock::Net, Pattern, Role, Spec};
 use crate::debug::Trace;
@@ -16,12 +17,22 @@ use crate::proto::{Counters, Req, Stat, Ticks};
 use crate::tests_table::{self, Transport};
 use crate::{conf, cpu, dbg_line, wire};
 
+/// Where the data connection or datagrams of a socket test come in.
+enum Endpoint<'a> {
+    /// Single-port mode: the TCP data connection on the listening socket.
+    Listener(Lobby<'a>),
+    /// A socket of our own: stock's data port, or UDP/SCTP/SDP.
+    Own(Socket),
+}
+
 /// The server side of one test.
 pub(super) struct Test<'a> {
     pub(super) ctl: &'a mut Control,
     pub(super) trace: Trace,
     /// Bounded REQ timeout for control messages after the REQ.
     pub(super) timeout: u32,
+    /// The server's listener and shared state (single-port mode).
+    pub(super) ctx: &'a Ctx,
 }
 
 fn local(msg: impl Into<String>) -> CtlError {
@@ -121,19 +132,42 @@ impl Test<'_> {
 
     fn socket_test(&mut self, req: &Req, net: Net, name: &str) -> Result<bool, CtlError> {
         Self::validate(req, net)?;
-        let ep = sock::server_endpoint(net, req.port as u16, req.sock_buf_size).map_err(local)?;
-        let port = sock::local_port(&ep);
+        // Single-port mode (our extension) when the client left the data
+        // port to us: TCP on the listening socket, other kinds on the
+        // same number of their own protocol (the stock ephemeral port if
+        // that number is taken).  `-ip P` binds P, as stock.
+        let ep = if req.port == 0 && net == Net::Tcp {
+            Endpoint::Listener(Lobby::open(self.ctx))
+        } else if req.port == 0 {
+            let same = self.ctx.listener.local_addr().map_or(0, |a| a.port());
+            let s = sock::server_endpoint(net, same, req.sock_buf_size)
+                .or_else(|_| sock::server_endpoint(net, 0, req.sock_buf_size))
+                .map_err(local)?;
+            Endpoint::Own(s)
+        } else {
+            let s =
+                sock::server_endpoint(net, req.port as u16, req.sock_buf_size).map_err(local)?;
+            Endpoint::Own(s)
+        };
+        let port = match &ep {
+            Endpoint::Listener(l) => l.port(),
+            Endpoint::Own(s) => sock::local_port(s),
+        };
         dbg_line!(self.trace, "sending port");
         self.ctl
             .send("port", &wire::encode_port(u32::from(port)), self.timeout)?;
-        let data = if net.is_stream() {
-            let s = self.accept(&ep, net)?;
-            sock::set_buf_size(&s, req.sock_buf_size).map_err(local)?;
-            drop(ep);
-            dbg_line!(self.trace, "accepted {} connection", net.name());
-            s
-        } else {
-            ep
+        let deadline = Instant::now() + Duration::from_secs(u64::from(self.timeout.max(1)));
+        let data = match ep {
+            Endpoint::Own(ep) if !net.is_stream() => ep,
+            ep => {
+                let s = match ep {
+                    Endpoint::Listener(lobby) => self.accept_on_listener(&lobby, deadline)?,
+                    Endpoint::Own(ep) => self.accept(&ep, net, deadline)?,
+                };
+                sock::set_buf_size(&s, req.sock_buf_size).map_err(local)?;
+                dbg_line!(self.trace, "accepted {} connection", net.name());
+                s
+            }
         };
         dbg_line!(self.trace, "receiving to {} port {}", net.name(), port);
         // A silent peer must not hold us: bound every blocking data read.
@@ -204,8 +238,7 @@ impl Test<'_> {
 
     /// Accepts the data connection, bounded in time, giving up early when
     /// the client reports an error or closes the control connection.
-    fn accept(&mut self, ep: &Socket, net: Net) -> Result<Socket, CtlError> {
-        let deadline = Instant::now() + Duration::from_secs(u64::from(self.timeout.max(1)));
+    fn accept(&mut self, ep: &Socket, net: Net, deadline: Instant) -> Result<Socket, CtlError> {
         let mut fds = [
             libc::pollfd {
                 fd: ep.as_raw_fd(),
