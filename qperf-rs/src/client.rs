@@ -20,6 +20,10 @@ pub struct Target {
     pub listen_port: u16,
     pub wait_secs: u32,
     pub debug: bool,
+    /// `--single_port` (our extension): connect the data connection to
+    /// `listen_port`, not to the port the server announced, so it works
+    /// through a NAT that translates the port (against a qperf-rs server).
+    pub single_port: bool,
 }
 
 /// What one test produced.
@@ -74,10 +78,17 @@ pub fn run_test(target: &Target, local: &Req, remote: &Req) -> Result<Outcome, C
         target,
         local,
     };
-    let result = run.body(remote, test.transport, test.name);
+    // --single_port connects to -lp, where a qperf-rs server takes data
+    // only when the REQ leaves the port to it: -ip does not apply then.
+    let mut remote = remote.clone();
+    if target.single_port && test.transport != Transport::Rds {
+        remote.port = 0;
+    }
+    let result = run.body(&remote, test.transport, test.name);
     if let Err(ClientError::Local(msg)) = &result {
-        // Tell the server, like stock's error channel (best effort).
-        ctl.send_error(msg);
+        // Tell the server, like stock's error channel (best effort); only
+        // stock's text, not a hint line of ours.
+        ctl.send_error(msg.lines().next().unwrap_or_default());
     }
     result
 }
@@ -217,9 +228,21 @@ impl Run<'_> {
         let to = self.local.timeout;
         dbg_line!(self.trace, "waiting for port");
         let b = self.ctl.recv("port", wire::PORT_LEN, to)?;
-        let port = wire::decode_port(&b).map_err(|e| ClientError::Local(e.to_string()))?;
-        let data = sock::client_connect(net, &self.target.host, port as u16)
-            .map_err(ClientError::Local)?;
+        let announced = wire::decode_port(&b).map_err(|e| ClientError::Local(e.to_string()))?;
+        let port = if self.target.single_port {
+            self.target.listen_port
+        } else {
+            announced as u16
+        };
+        let data = sock::client_connect(net, &self.target.host, port).map_err(|e| {
+            ClientError::Local(unreachable_hint(
+                &e,
+                net,
+                &self.target.host,
+                port,
+                self.target.single_port,
+            ))
+        })?;
         if let (Ok(a), Ok(p)) = (data.local_addr(), data.peer_addr()) {
             if let (Some(a), Some(p)) = (a.as_socket(), p.as_socket()) {
                 dbg_line!(
@@ -253,11 +276,57 @@ impl Run<'_> {
     }
 }
 
+/// Stock's `could not make X connection to server`, followed by a line of
+/// ours saying where we tried and why that usually fails.  Other errors
+/// (no SCTP in the kernel, ...) stay as they are.
+pub fn unreachable_hint(err: &str, net: Net, host: &str, port: u16, single: bool) -> String {
+    if !err.starts_with("could not make") {
+        return err.to_string();
+    }
+    let at = if host.contains(':') {
+        format!("[{host}]:{port}")
+    } else {
+        format!("{host}:{port}")
+    };
+    let why = if single {
+        "the -lp port (--single_port); the server must be qperf-rs"
+    } else {
+        "the data port the server announced; a Service or NAT probably does not expose it: \
+         give -ip P and expose P, or use --single_port with a qperf-rs server"
+    };
+    format!("{err}\nqperf: tried {} {at}, {why}", net.name())
+}
+
 /// Bandwidth or latency, from the test name.
 fn pattern_of(name: &str) -> Pattern {
     if name.ends_with("_lat") {
         Pattern::Lat
     } else {
         Pattern::Bw
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unreachable_data_port_keeps_stock_text_first_and_names_the_address() {
+        let e = "could not make TCP connection to server";
+        let got = unreachable_hint(e, Net::Tcp, "10.96.0.10", 41234, false);
+        let mut lines = got.lines();
+        assert_eq!(lines.next(), Some(e));
+        let hint = lines.next().unwrap();
+        assert!(hint.contains("10.96.0.10:41234"), "{hint}");
+        assert!(
+            hint.contains("-ip") && hint.contains("--single_port"),
+            "{hint}"
+        );
+        assert!(hint.len() < 256 && lines.next().is_none());
+        let v6 = unreachable_hint(e, Net::Tcp, "fd00::1", 4000, true);
+        assert!(v6.contains("[fd00::1]:4000") && v6.contains("-lp"), "{v6}");
+        // Other failures are not about reachability: unchanged.
+        let other = "setsockopt 1 2 to 1 failed: Bad file descriptor";
+        assert_eq!(unreachable_hint(other, Net::Sctp, "h", 1, false), other);
     }
 }

@@ -191,6 +191,8 @@ const OPTS: &[(&str, &str, usize)] = &[
         "How long to retry connecting",
         0,
     ),
+    // Our extension, not in stock.
+    ("--single_port (-sip)", "Data connection to the -lp port", 0),
 ];
 
 /// Long explanations for the `options` topic: (option, text).
@@ -225,6 +227,7 @@ const OPTION_TEXT: &[(&str, &str)] = &[
     ("--verbose (-v)", "More output: -vc configuration, -vs statistics, -vt timing, -vu parameters set; -vv and -vvc, -vvs, -vvt, -vvu show even more."),
     ("--version (-V)", "Print the version and exit."),
     ("--wait_server Time (-ws)", "How long to keep retrying to reach the server (default 5 seconds)."),
+    ("--single_port (-sip)", "Extension of qperf-rs: connect the data connection to the -lp port instead of the port the server announces, so socket tests work through a NAT or NodePort that translates the port.  Needs a qperf-rs server, which takes data on its listen port when -ip is not given."),
 ];
 
 /// Help data of one test: purpose, common options, other options, text.

@@ -785,6 +785,17 @@ fn broken_servers_answered_like_stock() {
                     .collect::<Vec<_>>()
             };
             assert_eq!(names(&got[1].1), names(&got[0].1), "{how:?}: {got:?}");
+        } else if matches!(how, Fake::DeadPort) {
+            // Stock's text first, then our one-line hint (issue 10).
+            let (code, out, err) = &got[1];
+            assert_eq!((code, err), (&got[0].0, &got[0].2), "{how:?}");
+            let hint = out.strip_prefix(got[0].1.as_str()).unwrap_or_default();
+            assert!(hint.starts_with("qperf: tried TCP 127.0.0.1:"), "{out}");
+            assert!(
+                hint.contains("--single_port") && hint.ends_with('\n'),
+                "{out}"
+            );
+            assert_eq!(hint.lines().count(), 1, "{out}");
         } else {
             assert_eq!(got[1], got[0], "{how:?}");
         }

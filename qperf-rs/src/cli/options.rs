@@ -31,6 +31,8 @@ pub enum Arg {
     VerboseMore,
     Version,
     Wait,
+    /// `--single_port` (our extension): the data connection goes to `-lp`.
+    SinglePort,
 }
 
 /// The four verbose classes.
@@ -210,6 +212,10 @@ pub const OPTIONS: &[Opt] = &[
     o("-V", Version, N),
     o("--wait_server", Wait, N),
     o("-ws", Wait, N),
+    // Our extensions (not in stock; after stock's entries so `-oo` names
+    // keep matching stock's first).  `-sp` is stock's --src_path_bits.
+    o("--single_port", SinglePort, N),
+    o("-sip", SinglePort, N),
 ];
 
 /// Obsolete spelling → current spelling.

@@ -57,6 +57,7 @@ pub struct Session<'a> {
     display: Display,
     listen_port: i64,
     wait_secs: i64,
+    single_port: bool,
     host: Option<String>,
     loops: Vec<Loop>,
     runner: &'a mut dyn Runner,
@@ -89,6 +90,7 @@ pub fn run(
         display: Display::default(),
         listen_port: DEFAULT_LISTEN_PORT,
         wait_secs: 5,
+        single_port: false,
         host: None,
         loops: Vec::new(),
         runner,
@@ -234,6 +236,7 @@ impl Session<'_> {
                 return Ok(2);
             }
             Arg::UnifyNodes => self.display.unify_nodes = true,
+            Arg::SinglePort => self.single_port = true,
             Arg::UnifyUnits => self.display.units.unify_units = true,
             Arg::BitsPerSec => self.display.units.bits_per_sec = true,
             Arg::Verbose => {
@@ -344,6 +347,7 @@ impl Session<'_> {
             listen_port: self.listen_port as u16,
             wait_secs: self.wait_secs.clamp(0, i64::from(u32::MAX)) as u32,
             debug: self.display.debug,
+            single_port: self.single_port,
         };
         // No flush here: like stock, stdout stays block-buffered when it is
         // not a terminal, so a remote error can precede the header in 2>&1.
@@ -360,7 +364,13 @@ impl Session<'_> {
                 let _ = report::render(self.out, &lines);
                 Ok(())
             }
-            Err(ClientError::Local(msg)) => Err(self.fail(&msg)),
+            Err(ClientError::Local(msg)) => {
+                // A hint of ours may follow stock's text on its own line.
+                for line in msg.lines() {
+                    self.say(line);
+                }
+                Err(Stop(1))
+            }
             Err(ClientError::Remote(msg)) => {
                 let _ = writeln!(self.err, "server: {}", clip(&msg));
                 Err(Stop(1))

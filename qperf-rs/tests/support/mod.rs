@@ -34,6 +34,7 @@ pub fn target(port: u16) -> Target {
         listen_port: port,
         wait_secs: 5,
         debug: false,
+        single_port: false,
     }
 }
 
