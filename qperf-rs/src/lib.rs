@@ -16,6 +16,7 @@ pub mod debug;
 pub mod help;
 pub mod params;
 pub mod proto;
+pub mod rdma;
 pub mod report;
 pub mod results;
 pub mod server;

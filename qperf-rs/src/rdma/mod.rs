@@ -1,0 +1,14 @@
+//! RDMA tests (spec §4.14): the node exchange ([`node`]), the device
+//! parameters and stock's error texts ([`setup`]), the data loops
+//! ([`loops`]) written against a small verbs interface ([`verbs`]), which
+//! the real device ([`ibv`], feature `rdma`, the only unsafe FFI) and an
+//! in-memory fake ([`fake`]) implement.
+
+pub mod fake;
+pub mod loops;
+pub mod node;
+pub mod setup;
+pub mod verbs;
+
+#[cfg(test)]
+mod tests;
