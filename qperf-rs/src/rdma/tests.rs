@@ -88,6 +88,7 @@ fn run_with(name: &str, o: Opts, tweak: impl FnOnce(&mut FakeVerbs, &mut FakeVer
     Runner::new(&mut c, Cfg { test: name, ..ccfg }, &done)
         .before_sync(cp.kind)
         .unwrap();
+    let t0 = Instant::now();
     let f = fin.clone();
     let timer = std::thread::spawn(move || {
         let t0 = Instant::now();
@@ -111,7 +112,6 @@ fn run_with(name: &str, o: Opts, tweak: impl FnOnce(&mut FakeVerbs, &mut FakeVer
         *probe.lock().unwrap() = s.buffer();
         r
     });
-    let t0 = Instant::now();
     let client = Runner::new(&mut c, Cfg { test: name, ..ccfg }, &done).run(cp.kind);
     let elapsed = t0.elapsed();
     // A loop that failed early must not leave the other one running.
