@@ -80,8 +80,6 @@ fn run_with(name: &str, o: Opts, tweak: impl FnOnce(&mut FakeVerbs, &mut FakeVer
     let f = fin.clone();
     let done = move || f.load(Ordering::SeqCst);
     // Both sides' pre-sync work, then both loops (the sync).
-    let server_buf_probe = Arc::new(std::sync::Mutex::new(Vec::new()));
-    let probe = server_buf_probe.clone();
     Runner::new(&mut s, Cfg { test: name, ..scfg }, &done)
         .before_sync(sp.kind)
         .unwrap();
@@ -109,8 +107,7 @@ fn run_with(name: &str, o: Opts, tweak: impl FnOnce(&mut FakeVerbs, &mut FakeVer
         } else {
             Runner::new(&mut s, Cfg { test: name, ..scfg }, &done).run(sp.kind)
         };
-        *probe.lock().unwrap() = s.buffer();
-        r
+        (r, s)
     });
     let client = Runner::new(&mut c, Cfg { test: name, ..ccfg }, &done).run(cp.kind);
     let elapsed = t0.elapsed();
@@ -118,9 +115,10 @@ fn run_with(name: &str, o: Opts, tweak: impl FnOnce(&mut FakeVerbs, &mut FakeVer
     if client.is_err() {
         fin.store(true, Ordering::SeqCst);
     }
-    let server = server.join().unwrap();
+    let (server, s) = server.join().unwrap();
     timer.join().unwrap();
-    let server_buf = server_buf_probe.lock().unwrap().clone();
+    // After both loops: nothing writes the server's buffer any more.
+    let server_buf = s.buffer();
     Outcome {
         client,
         server,
