@@ -15,6 +15,7 @@
 //! | [`client`] | a minimal blocking HTTP/1.1 client to check servers in tests |
 //! | [`http`] | [`http::HttpTarget`]: in-process hyper HTTP/1.1 server with test routes and stall windows |
 //! | [`misbehave`] | [`misbehave::MisbehavingServer`]: raw-socket servers that break HTTP on purpose |
+//! | [`netns`] | root only: [`netns::Pod`] (namespace + veth) and [`netns::Service`] (kube-proxy-like DNAT), removed on drop |
 //! | [`nginx`] | [`nginx::Nginx`]: the system nginx in a temporary prefix, killed on drop |
 //!
 //! Typical use in a test that compares with a stock tool:
@@ -42,6 +43,7 @@
 pub mod client;
 pub mod http;
 pub mod misbehave;
+pub mod netns;
 pub mod nginx;
 pub mod ours;
 pub mod ports;

@@ -1,0 +1,388 @@
+//! Root-only network fixtures: a "pod" (a network namespace behind a veth
+//! pair, routed /32s as Calico wires pods) and a kube-proxy-like Service
+//! (iptables `nat` DNAT from a virtual ClusterIP to pod addresses).
+//!
+//! Every name carries our PID and a per-process counter, so parallel tests
+//! and processes never collide; every iptables rule carries a `-m comment`
+//! naming its owner, so cleanup deletes exactly ours.  Everything is removed
+//! on drop, also when a test fails or panics; what a SIGKILLed test process
+//! left behind is removed by the next [`Pod::create`] ([`remove_stale`]).
+//!
+//! Addresses come from the benchmarking range 198.18.0.0/15 (RFC 2544), a
+//! /30 per pod or virtual IP.  The virtual IP is routed into a pod's veth,
+//! so no packet to it can leave the machine even when a rule is missing;
+//! ports the Service does not expose are rejected at once (kube-proxy
+//! rejects them too), so a client fails fast instead of retrying SYNs.
+
+use std::net::{Ipv4Addr, SocketAddrV4};
+use std::process::{Command, Stdio};
+use std::sync::atomic::{AtomicU32, Ordering};
+
+/// Prefix of our namespace names and rule comments: `tk<pid>-<n>`.
+const PREFIX: &str = "tk";
+
+static NEXT: AtomicU32 = AtomicU32::new(0);
+
+fn next() -> u32 {
+    NEXT.fetch_add(1, Ordering::SeqCst)
+}
+
+/// A /30 of 198.18.0.0/15 for (our PID, n).
+fn block(n: u32) -> u32 {
+    let pid = std::process::id();
+    let slot = (pid.wrapping_mul(64).wrapping_add(n)) % 32768;
+    u32::from(Ipv4Addr::new(198, 18, 0, 0)) + 4 * slot
+}
+
+/// Why these fixtures cannot be used here, or `None` when they can.
+pub fn unavailable() -> Option<String> {
+    // SAFETY: geteuid has no preconditions.
+    if unsafe { libc::geteuid() } != 0 {
+        return Some("not running as root".into());
+    }
+    for (tool, args) in [
+        ("ip", &["netns", "list"][..]),
+        ("iptables", &["-t", "nat", "-S"][..]),
+    ] {
+        match Command::new(tool)
+            .args(args)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+        {
+            Ok(s) if s.success() => {}
+            Ok(_) => return Some(format!("`{tool} {}` does not work here", args.join(" "))),
+            Err(_) => return Some(format!("{tool} is not installed")),
+        }
+    }
+    None
+}
+
+/// Runs `tool args`; the error names the command and its stderr.
+fn run(tool: &str, args: &[&str]) -> Result<String, String> {
+    let out = Command::new(tool)
+        .args(args)
+        .stdin(Stdio::null())
+        .output()
+        .map_err(|e| format!("{tool}: {e}"))?;
+    if out.status.success() {
+        Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+    } else {
+        Err(format!(
+            "`{tool} {}` failed: {}",
+            args.join(" "),
+            String::from_utf8_lossy(&out.stderr).trim()
+        ))
+    }
+}
+
+/// Whether the process that owns `tk<pid>-...` is gone.
+fn owner_dead(tag: &str) -> bool {
+    tag.strip_prefix(PREFIX)
+        .and_then(|rest| rest.split('-').next())
+        .and_then(|pid| pid.parse::<u32>().ok())
+        .is_some_and(|pid| !std::path::Path::new(&format!("/proc/{pid}")).exists())
+}
+
+/// Removes namespaces and iptables rules of test processes that no longer
+/// exist (killed before their guards could run).
+pub fn remove_stale() {
+    if let Ok(list) = run("ip", &["netns", "list"]) {
+        for name in list.lines().filter_map(|l| l.split_whitespace().next()) {
+            if name.starts_with(PREFIX) && owner_dead(name) {
+                let _ = run("ip", &["netns", "del", name]);
+            }
+        }
+    }
+    for table in ["nat", "filter"] {
+        delete_rules(table, |comment| {
+            comment.starts_with(PREFIX) && owner_dead(comment)
+        });
+    }
+}
+
+/// Deletes every rule of `table` whose comment satisfies `ours`.
+fn delete_rules(table: &str, ours: impl Fn(&str) -> bool) {
+    let Ok(rules) = run("iptables", &["-t", table, "-S"]) else {
+        return;
+    };
+    for rule in rules.lines() {
+        let words: Vec<&str> = rule.split_whitespace().collect();
+        let comment = words
+            .windows(2)
+            .find(|w| w[0] == "--comment")
+            .map(|w| w[1].trim_matches('"'));
+        if words.first() == Some(&"-A") && comment.is_some_and(&ours) {
+            let mut args = vec!["-t", table, "-D"];
+            args.extend(&words[1..]);
+            let _ = run("iptables", &args);
+        }
+    }
+}
+
+/// A network namespace behind a veth pair; deleted on drop.
+#[derive(Debug)]
+pub struct Pod {
+    /// Namespace name, `tk<pid>-<n>`.
+    pub name: String,
+    /// Host end of the veth pair.
+    pub host_if: String,
+    /// Address of the host end (/32).
+    pub host_addr: Ipv4Addr,
+    /// Address of the pod end (/32): where servers in the pod listen.
+    pub addr: Ipv4Addr,
+}
+
+impl Pod {
+    /// Creates the namespace, the veth pair, addresses and routes.
+    pub fn create() -> Result<Pod, String> {
+        remove_stale();
+        let n = next();
+        let pid = std::process::id();
+        let base = block(n);
+        let pod = Pod {
+            name: format!("{PREFIX}{pid}-{n}"),
+            host_if: format!("{PREFIX}{}h{n}", pid % 1_000_000),
+            host_addr: Ipv4Addr::from(base + 1),
+            addr: Ipv4Addr::from(base + 2),
+        };
+        let pod_if = format!("{PREFIX}{}p{n}", pid % 1_000_000);
+        let (h, p) = (format!("{}/32", pod.host_addr), format!("{}/32", pod.addr));
+        let hs = pod.host_addr.to_string();
+        let ns = pod.name.as_str();
+        let steps: Vec<Vec<&str>> = vec![
+            vec!["netns", "add", ns],
+            vec![
+                "link",
+                "add",
+                &pod.host_if,
+                "type",
+                "veth",
+                "peer",
+                "name",
+                &pod_if,
+            ],
+            vec!["link", "set", &pod_if, "netns", ns],
+            vec!["addr", "add", &h, "dev", &pod.host_if],
+            vec!["link", "set", &pod.host_if, "up"],
+            vec!["route", "add", &p, "dev", &pod.host_if],
+            vec!["-n", ns, "link", "set", "lo", "up"],
+            vec!["-n", ns, "addr", "add", &p, "dev", &pod_if],
+            vec!["-n", ns, "link", "set", &pod_if, "up"],
+            vec!["-n", ns, "route", "add", &h, "dev", &pod_if],
+            vec![
+                "-n", ns, "route", "add", "default", "via", &hs, "dev", &pod_if, "onlink",
+            ],
+        ];
+        for args in steps {
+            run("ip", &args)?; // on error `pod` drops here and removes what exists
+        }
+        Ok(pod)
+    }
+
+    /// `program` to be run inside the namespace.
+    pub fn command(&self, program: impl AsRef<std::ffi::OsStr>) -> Command {
+        let mut c = Command::new("ip");
+        c.args(["netns", "exec", &self.name]).arg(program);
+        c
+    }
+}
+
+impl Drop for Pod {
+    fn drop(&mut self) {
+        let _ = run("ip", &["netns", "del", &self.name]);
+        // Normally gone with the namespace; covers a failure before the move.
+        let _ = run("ip", &["link", "del", &self.host_if]);
+    }
+}
+
+/// A protocol a Service port carries.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Proto {
+    Tcp,
+    Udp,
+}
+
+impl Proto {
+    fn name(self) -> &'static str {
+        match self {
+            Proto::Tcp => "tcp",
+            Proto::Udp => "udp",
+        }
+    }
+}
+
+/// An emulated ClusterIP Service: DNAT rules in the `nat` OUTPUT and
+/// PREROUTING chains, as kube-proxy's iptables mode makes them.  Rules and
+/// the route are removed on drop.
+#[derive(Debug)]
+pub struct Service {
+    /// The virtual IP.
+    pub vip: Ipv4Addr,
+    comment: String,
+    /// (table, chain, rule spec) of every rule we added, in order.
+    rules: Vec<(&'static str, &'static str, Vec<String>)>,
+    /// A host veth we routed the virtual IP into.
+    route_dev: Option<String>,
+}
+
+impl Service {
+    /// A virtual IP routed into `via`'s veth, with every port rejected
+    /// until [`Service::expose`] maps it.
+    pub fn create(via: &Pod) -> Result<Service, String> {
+        let n = next();
+        let vip = Ipv4Addr::from(block(n) + 1);
+        let mut svc = Service {
+            vip,
+            comment: format!("{PREFIX}{}-{n}", std::process::id()),
+            rules: Vec::new(),
+            route_dev: None,
+        };
+        run(
+            "ip",
+            &["route", "add", &format!("{vip}/32"), "dev", &via.host_if],
+        )?;
+        svc.route_dev = Some(via.host_if.clone());
+        // The filter table sees packets after DNAT: only unmapped ports
+        // still have the virtual IP as destination.
+        let d = format!("{vip}/32");
+        svc.add(
+            "filter",
+            "OUTPUT",
+            &[
+                "-d",
+                &d,
+                "-p",
+                "tcp",
+                "-j",
+                "REJECT",
+                "--reject-with",
+                "tcp-reset",
+            ],
+        )?;
+        svc.add("filter", "OUTPUT", &["-d", &d, "-j", "REJECT"])?;
+        Ok(svc)
+    }
+
+    fn add(
+        &mut self,
+        table: &'static str,
+        chain: &'static str,
+        spec: &[&str],
+    ) -> Result<(), String> {
+        let mut rule: Vec<String> = spec.iter().map(|s| s.to_string()).collect();
+        rule.extend(["-m", "comment", "--comment", &self.comment].map(String::from));
+        let mut args = vec!["-t", table, "-A", chain];
+        args.extend(rule.iter().map(String::as_str));
+        run("iptables", &args)?;
+        self.rules.push((table, chain, rule));
+        Ok(())
+    }
+
+    /// Maps `port`/`proto` on the virtual IP to `backends`.  With several,
+    /// new connections go to them in turn (kube-proxy picks at random; in
+    /// turn keeps tests deterministic): the first to the first, and so on.
+    pub fn expose(
+        &mut self,
+        proto: Proto,
+        port: u16,
+        backends: &[SocketAddrV4],
+    ) -> Result<(), String> {
+        let (d, dport) = (format!("{}/32", self.vip), port.to_string());
+        for chain in ["OUTPUT", "PREROUTING"] {
+            for (i, b) in backends.iter().enumerate() {
+                let left = (backends.len() - i).to_string();
+                let to = b.to_string();
+                let mut spec = vec!["-d", &d, "-p", proto.name(), "--dport", &dport];
+                if i + 1 < backends.len() {
+                    spec.extend([
+                        "-m",
+                        "statistic",
+                        "--mode",
+                        "nth",
+                        "--every",
+                        &left,
+                        "--packet",
+                        "0",
+                    ]);
+                }
+                spec.extend(["-j", "DNAT", "--to-destination", &to]);
+                self.add("nat", chain, &spec)?;
+            }
+        }
+        Ok(())
+    }
+}
+
+impl Drop for Service {
+    fn drop(&mut self) {
+        for (table, chain, rule) in self.rules.iter().rev() {
+            let mut args = vec![*table, "-D", chain];
+            args.insert(0, "-t");
+            args.extend(rule.iter().map(String::as_str));
+            let _ = run("iptables", &args);
+        }
+        // Anything a failed delete left (the comment is ours alone).
+        for table in ["nat", "filter"] {
+            delete_rules(table, |c| c == self.comment);
+        }
+        if let Some(dev) = &self.route_dev {
+            let _ = run(
+                "ip",
+                &["route", "del", &format!("{}/32", self.vip), "dev", dev],
+            );
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn exists(pod: &str, host_if: &str, comment: &str) -> [bool; 3] {
+        let listed = |tool: &str, args: &[&str], what: &str| {
+            run(tool, args).is_ok_and(|out| out.contains(what))
+        };
+        [
+            listed("ip", &["netns", "list"], pod),
+            listed("ip", &["link"], host_if),
+            listed("iptables", &["-t", "nat", "-S"], comment)
+                || listed("iptables", &["-S"], comment),
+        ]
+    }
+
+    /// A test that panics with a pod and a Service up leaves nothing behind.
+    #[test]
+    fn everything_is_removed_when_a_test_panics() {
+        if let Some(why) = unavailable() {
+            eprintln!("skipping: {why}");
+            return;
+        }
+        let (tx, rx) = std::sync::mpsc::channel();
+        let r = std::thread::spawn(move || {
+            let pod = Pod::create().expect("pod");
+            let mut svc = Service::create(&pod).expect("service");
+            let to = SocketAddrV4::new(pod.addr, 4000);
+            svc.expose(Proto::Tcp, 4000, &[to, to]).expect("expose");
+            let names = (pod.name.clone(), pod.host_if.clone(), svc.comment.clone());
+            assert_eq!(exists(&names.0, &names.1, &names.2), [true; 3]);
+            tx.send(names).expect("send");
+            panic!("on purpose");
+        })
+        .join();
+        assert!(r.is_err());
+        let (pod, host_if, comment) = rx.recv().expect("names");
+        assert_eq!(exists(&pod, &host_if, &comment), [false; 3]);
+    }
+
+    #[test]
+    fn names_and_blocks_are_unique_per_process() {
+        let (a, b) = (next(), next());
+        assert_ne!(block(a), block(b));
+        assert_eq!(block(a) % 4, 0);
+        // PID 1 always exists; 4294967 is above any pid_max (2^22).
+        assert!(!owner_dead("tk1-0") && owner_dead("tk4294967-1"));
+        assert!(!owner_dead("other-1"));
+        assert!(!owner_dead(&format!("tk{}-3", std::process::id())));
+    }
+}
