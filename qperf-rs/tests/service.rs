@@ -212,3 +212,41 @@ fn data_connection_balanced_to_another_replica_is_refused_with_the_cause() {
         );
     }
 }
+
+/// The shipped manifest (no cluster needed): one port, TCP and UDP, on the
+/// pod and the Service, equal to the server's `-lp`, and session affinity.
+#[test]
+fn manifest_exposes_the_listen_port_on_tcp_and_udp_with_affinity() {
+    let path = format!(
+        "{}/../deploy/k8s/qperf-server.yaml",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    let m = std::fs::read_to_string(&path).expect("deploy/k8s/qperf-server.yaml");
+    let docs: Vec<&str> = m.split("\n---\n").collect();
+    assert_eq!(docs.len(), 2, "Deployment + Service");
+    assert!(docs[0].contains("kind: Deployment") && docs[1].contains("kind: Service"));
+    assert!(docs[0].contains(r#"command: ["qperf", "-lp", "4000"]"#));
+    assert!(docs[0].contains("# runtimeClassName: kata"));
+    assert!(docs[1].contains("\n  sessionAffinity: ClientIP\n"));
+    let ports = |doc: &str, key: &str| -> Vec<(String, String)> {
+        let lines: Vec<&str> = doc.lines().map(str::trim).collect();
+        lines
+            .iter()
+            .enumerate()
+            .filter_map(|(i, l)| l.strip_prefix(key).map(|v| (i, v.trim().to_string())))
+            .map(|(i, v)| {
+                let proto = lines[i..]
+                    .iter()
+                    .find_map(|l| l.strip_prefix("protocol:"))
+                    .unwrap_or("")
+                    .trim()
+                    .to_string();
+                (v, proto)
+            })
+            .collect()
+    };
+    let both = vec![("4000".into(), "TCP".into()), ("4000".into(), "UDP".into())];
+    assert_eq!(ports(docs[0], "containerPort:"), both);
+    assert_eq!(ports(docs[1], "port:"), both);
+    assert_eq!(ports(docs[1], "targetPort:"), both);
+}
