@@ -161,14 +161,31 @@ impl Run<'_> {
             Transport::Sctp => self.socket_test(Net::Sctp, name),
             Transport::Sdp => self.socket_test(Net::Sdp, name),
             Transport::Rds => self.rds(name),
-            _ => Err(ClientError::Local(
-                if self.local.use_cm != 0 && transport == Transport::Rc {
-                    "rdma_create_event_channel failed".into()
-                } else {
-                    "failed to find any InfiniBand devices: Function not implemented".into()
-                },
-            )),
+            _ => self.rdma(transport, name),
         }
+    }
+
+    /// RDMA tests (§4.14) through [`crate::rdma`]; without a device (or
+    /// without the `rdma` feature) stock's errors.
+    fn rdma(&mut self, transport: Transport, name: &str) -> Result<Outcome, ClientError> {
+        use crate::rdma::session::{self, Open};
+        let mut req = self.local.clone();
+        if transport != Transport::Rc {
+            req.use_cm = 0; // CM is for RC only, as in stock
+        }
+        let (trace, to) = (self.trace, self.local.timeout);
+        let open = Open {
+            ctl: self.ctl,
+            req: &req,
+            role: Role::Client,
+            plan: session::plan_of(name, Role::Client)?,
+            host: &self.target.host,
+            timeout: to,
+        };
+        let out = session::run::<crate::rdma::Device, _>(open, name, trace, |ctl, local| {
+            recv_results(ctl, trace, to, local)
+        })?;
+        Ok(out)
     }
 
     /// RDS (§4.11): helper exchange, RDS socket bound to our own IP and
@@ -205,7 +222,6 @@ impl Run<'_> {
         [time_s, time_e]: [Ticks; 2],
         [s, r]: [Counters; 2],
     ) -> Result<Outcome, ClientError> {
-        let to = self.local.timeout;
         let local = Stat {
             no_cpus: cpu::online_cpus(),
             no_ticks: cpu::ticks_per_sec(),
@@ -215,13 +231,12 @@ impl Run<'_> {
             r,
             ..Stat::default()
         };
-        dbg_line!(self.trace, "waiting for results");
-        let b = self.ctl.recv("results", wire::STAT_LEN, to)?;
-        let remote = wire::decode_stat(&b).map_err(|e| ClientError::Local(e.to_string()))?;
-        dbg_line!(self.trace, "sending synchronization after test");
-        self.ctl
-            .send("synchronization after test", wire::SYNC_AFTER, to)?;
-        Ok(Outcome::Stats { local, remote })
+        Ok(recv_results(
+            self.ctl,
+            self.trace,
+            self.local.timeout,
+            local,
+        )?)
     }
 
     fn socket_test(&mut self, net: Net, name: &str) -> Result<Outcome, ClientError> {
@@ -295,6 +310,21 @@ pub fn unreachable_hint(err: &str, net: Net, host: &str, port: u16, single: bool
          give -ip P and expose P, or use --single_port with a qperf-rs server"
     };
     format!("{err}\nqperf: tried {} {at}, {why}", net.name())
+}
+
+/// The server's STAT, then sync-after-test (spec §4.5, §4.6), given our own.
+fn recv_results(
+    ctl: &mut Control,
+    trace: Trace,
+    to: u32,
+    local: Stat,
+) -> Result<Outcome, CtlError> {
+    dbg_line!(trace, "waiting for results");
+    let b = ctl.recv("results", wire::STAT_LEN, to)?;
+    let remote = wire::decode_stat(&b).map_err(|e| CtlError::Local(e.to_string()))?;
+    dbg_line!(trace, "sending synchronization after test");
+    ctl.send("synchronization after test", wire::SYNC_AFTER, to)?;
+    Ok(Outcome::Stats { local, remote })
 }
 
 /// Bandwidth or latency, from the test name.

@@ -12,3 +12,9 @@ pub mod verbs;
 
 #[cfg(test)]
 mod tests;
+
+pub mod session;
+
+/// The device backend of this build.
+#[cfg(not(feature = "rdma"))]
+pub type Device = session::NoDevice;

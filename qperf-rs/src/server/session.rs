@@ -94,16 +94,38 @@ impl Test<'_> {
             Transport::Sctp => self.socket_test(req, Net::Sctp, test.name),
             Transport::Sdp => self.socket_test(req, Net::Sdp, test.name),
             Transport::Rds => self.rds_test(req, test.name),
-            _ => {
+            _ => self.rdma_test(req, test.name),
+        }
+    }
+
+    /// RDMA tests (§4.14) through [`crate::rdma`].
+    fn rdma_test(&mut self, req: &Req, name: &str) -> Result<bool, CtlError> {
+        use crate::rdma::session::{self, Open};
+        let (trace, to) = (self.trace, self.timeout);
+        let open = Open {
+            ctl: self.ctl,
+            req,
+            role: Role::Server,
+            plan: session::plan_of(name, Role::Server)?,
+            host: "",
+            timeout: to,
+        };
+        let r = session::run::<crate::rdma::Device, _>(open, name, trace, |ctl, stat| {
+            send_results(ctl, trace, to, &stat)
+        });
+        match r {
+            Ok(()) => Ok(false),
+            Err(CtlError::Local(e)) => {
                 // A client without a device fails at once and tells us; a
                 // stock server is slower to fail than that (it opens the
                 // verbs library first), so the client's own error is what
                 // its user sees (golden rdma_no_device).  Keep that order.
-                if let Some(e) = self.ctl.wait_peer_error(RDMA_GRACE) {
-                    return Err(e);
+                if let Some(pe) = self.ctl.wait_peer_error(RDMA_GRACE) {
+                    return Err(pe);
                 }
-                Err(local(rdma_error(req)))
+                Err(local(e))
             }
+            Err(e) => Err(e),
         }
     }
 
@@ -219,21 +241,7 @@ impl Test<'_> {
             r,
             ..Stat::default()
         };
-        dbg_line!(self.trace, "sending results");
-        self.ctl
-            .send("results", &wire::encode_stat(&stat), self.timeout)?;
-        dbg_line!(self.trace, "waiting for synchronization after test");
-        let got = self.ctl.recv(
-            "synchronization after test",
-            wire::SYNC_AFTER.len(),
-            self.timeout,
-        )?;
-        if got != wire::SYNC_AFTER {
-            return Err(local(
-                "synchronize synchronization after test failure: data does not match",
-            ));
-        }
-        Ok(())
+        send_results(self.ctl, self.trace, self.timeout, &stat)
     }
 
     /// Accepts the data connection, bounded in time, giving up early when
@@ -296,10 +304,21 @@ impl Test<'_> {
     }
 }
 
-/// The error of an RDMA test on a build/host without InfiniBand (§4.14).
-pub fn rdma_error(req: &Req) -> String {
-    if req.use_cm == 0 && ![256, 512, 1024, 2048, 4096].contains(&req.mtu_size) {
-        return format!("bad MTU: {}; must be 256/512/1K/2K/4K", req.mtu_size);
+/// Sends our STAT, then waits for the client's sync-after-test (§4.5, §4.6).
+fn send_results(ctl: &mut Control, trace: Trace, to: u32, stat: &Stat) -> Result<(), CtlError> {
+    dbg_line!(trace, "sending results");
+    ctl.send("results", &wire::encode_stat(stat), to)?;
+    dbg_line!(trace, "waiting for synchronization after test");
+    let got = ctl.recv("synchronization after test", wire::SYNC_AFTER.len(), to)?;
+    if got != wire::SYNC_AFTER {
+        return Err(local(
+            "synchronize synchronization after test failure: data does not match",
+        ));
     }
-    "failed to find any InfiniBand devices: Function not implemented".into()
+    Ok(())
+}
+
+/// The error of an RDMA test on a host without InfiniBand (§4.14).
+pub fn rdma_error(req: &Req) -> String {
+    crate::rdma::session::no_device_error(req)
 }
