@@ -18,3 +18,10 @@ pub mod session;
 /// The device backend of this build.
 #[cfg(not(feature = "rdma"))]
 pub type Device = session::NoDevice;
+
+#[cfg(feature = "rdma")]
+pub mod ibv;
+
+/// The device backend of this build.
+#[cfg(feature = "rdma")]
+pub type Device = ibv::Device;
