@@ -38,6 +38,21 @@ pub const VERSION_LINE: &str = "wrk 4.1.0 [epoll] Copyright (C) 2012 Will Glozer
 /// wrk2's message for a zero `-R`.
 pub const RATE_REQUIRED: &str = "Throughput MUST be specified with the --rate or -R option";
 
+/// Our opt-in extensions (README "Extensions"): all off by default, and
+/// then nothing printed or sent differs from stock wrk.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Extensions {
+    /// `--json FILE`: the run as one JSON document (`crate::json_report`).
+    pub json: Option<std::path::PathBuf>,
+    /// `--hdr FILE`: the latency histogram(s) as an HdrHistogram interval log.
+    pub hdr: Option<std::path::PathBuf>,
+    /// `--errors detail`: socket errors by phase and errno below `Socket errors`.
+    pub errors_detail: bool,
+    /// `--unix-socket PATH`: connect to this AF_UNIX socket instead of the
+    /// URL's address (the URL still gives Host and path).
+    pub unix_socket: Option<std::path::PathBuf>,
+}
+
 /// Everything a run needs from the command line.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Config {
@@ -64,6 +79,8 @@ pub struct Config {
     pub target: crate::url::Url,
     /// URL followed by the remaining non-option words (the script's `args`).
     pub script_args: Vec<String>,
+    /// `--json`, `--hdr`, `--errors`, `--unix-socket`.
+    pub ext: Extensions,
 }
 
 /// What `main` does after parsing.
@@ -86,6 +103,7 @@ struct Raw {
     rate: Option<u64>,
     u_latency: bool,
     batch_latency: bool,
+    ext: Extensions,
 }
 
 impl Default for Raw {
@@ -101,6 +119,7 @@ impl Default for Raw {
             rate: None,
             u_latency: false,
             batch_latency: false,
+            ext: Extensions::default(),
         }
     }
 }
@@ -153,6 +172,21 @@ fn parse_inner<O: Write, E: Write>(
             'v' => {
                 let _ = out.write_all(VERSION_LINE.as_bytes());
             }
+            getopt::JSON => raw.ext.json = Some(value.into()),
+            getopt::HDR => raw.ext.hdr = Some(value.into()),
+            getopt::UNIX_SOCKET => raw.ext.unix_socket = Some(value.into()),
+            getopt::ERRORS => match value.as_str() {
+                "detail" => raw.ext.errors_detail = true,
+                // `summary` is stock's behaviour, accepted for symmetry.
+                "summary" => raw.ext.errors_detail = false,
+                other => {
+                    let _ = writeln!(
+                        err,
+                        "{prog}: invalid --errors value '{other}' (expected 'detail' or 'summary')"
+                    );
+                    return Err(());
+                }
+            },
             // 'h' (--help), '?', 'r' and anything else: silent usage.
             _ => return Err(()),
         }
@@ -188,6 +222,7 @@ fn parse_inner<O: Write, E: Write>(
         url,
         target,
         script_args: words,
+        ext: raw.ext,
     })
 }
 

@@ -10,7 +10,10 @@
 
 pub mod cli;
 pub mod engine;
+pub mod error_detail;
+pub mod hdr_log;
 pub mod http;
+pub mod json_report;
 pub mod limits;
 pub mod rate;
 pub mod report;

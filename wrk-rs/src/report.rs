@@ -77,8 +77,13 @@ pub fn summary(t: &Totals) -> Summary {
 
 /// Renders `  Thread Stats ...` through `Transfer/sec:` for wrk mode.
 pub fn render<W: Write>(w: &mut W, print_distribution: bool, t: &Totals) -> io::Result<()> {
+    render_summary(w, &numbers(print_distribution, t))
+}
+
+/// The numbers wrk mode prints (also what `--json` reports).
+pub fn numbers(print_distribution: bool, t: &Totals) -> Numbers {
     let l = &t.latency;
-    let numbers = Numbers {
+    Numbers {
         latency: Row::from_stats(l),
         requests: Row::from_stats(&t.requests),
         distribution: print_distribution.then(|| {
@@ -93,8 +98,7 @@ pub fn render<W: Write>(w: &mut W, print_distribution: bool, t: &Totals) -> io::
         runtime_us: t.runtime_us,
         bytes: t.bytes,
         errors: t.errors,
-    };
-    render_summary(w, &numbers)
+    }
 }
 
 #[cfg(test)]

@@ -7,16 +7,18 @@
 
 mod signal;
 
+use std::fs::File;
 use std::io::Write;
+use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
 use crate::cli::Config;
 use crate::engine::{self, EngineConfig, RateConfig, ThreadHandle, ThreadResult};
 use crate::script::{self, ScriptEnv};
 use crate::script_api::{MainScript, ScriptFailure, ScriptShape};
-use crate::{limits, report, request, resolve};
+use crate::{error_detail, hdr_log, json_report, limits, report, request, resolve};
 
 /// A fatal condition before or after the run: message for stderr, status.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -69,11 +71,18 @@ fn script_env(cfg: &Config, headers: &[(String, String)]) -> ScriptEnv {
     }
 }
 
-/// Lookup + probe, through the script when there is one.
+/// Lookup + probe, through the script when there is one. With
+/// `--unix-socket` nothing is looked up (the URL host may not resolve): the
+/// connections go to the socket, and the script's thread address is the
+/// loopback address with the URL's port.
 fn resolve_target(
     cfg: &Config,
     main: Option<&mut Box<dyn MainScript>>,
 ) -> Result<Vec<std::net::SocketAddr>, Fatal> {
+    if cfg.ext.unix_socket.is_some() {
+        let port = cfg.target.service().parse().unwrap_or(80);
+        return Ok(vec![(std::net::Ipv4Addr::LOCALHOST, port).into()]);
+    }
     let host = &cfg.target.host;
     let service = cfg.target.service();
     let addrs = match main {
@@ -91,7 +100,35 @@ fn resolve_target(
     Ok(addrs)
 }
 
+/// The `--json` / `--hdr` files, created before the run so that a path
+/// that cannot be written fails at once instead of after the run.
+struct Outputs {
+    json: Option<File>,
+    hdr: Option<File>,
+}
+
+fn create_output(path: Option<&Path>, what: &str) -> Result<Option<File>, Fatal> {
+    let Some(path) = path else { return Ok(None) };
+    File::create(path).map(Some).map_err(|e| {
+        fatal1(format!(
+            "wrk: cannot create {what} file {}: {}",
+            path.display(),
+            os_message(&e)
+        ))
+    })
+}
+
+/// strerror text without Rust's ` (os error N)` suffix.
+fn os_message(e: &std::io::Error) -> String {
+    let s = e.to_string();
+    s.split(" (os error").next().unwrap_or_default().to_string()
+}
+
 fn run_inner(cfg: &Config) -> Result<(), Fatal> {
+    let outputs = Outputs {
+        json: create_output(cfg.ext.json.as_deref(), "--json")?,
+        hdr: create_output(cfg.ext.hdr.as_deref(), "--hdr")?,
+    };
     signal::ignore_during_setup();
     let sockets = (cfg.connections / cfg.threads).saturating_mul(cfg.threads);
     if let Some(w) = limits::check(sockets, cfg.threads, limits::raise_nofile()) {
@@ -105,8 +142,8 @@ fn run_inner(cfg: &Config) -> Result<(), Fatal> {
     let addrs = resolve_target(cfg, main.as_mut())?;
     let stop = Arc::new(AtomicBool::new(false));
     let handles = start_threads(cfg, &headers, main.as_mut(), addrs[0], &stop)?;
-    let (results, runtime_us) = wait_and_join(cfg, handles, &stop);
-    report_and_done(cfg, main.as_mut(), &results, runtime_us)?;
+    let (results, window) = wait_and_join(cfg, handles, &stop);
+    report_and_done(cfg, main.as_mut(), &results, &window, outputs)?;
     // Thread scripts stay alive until after done() (thread:get reads them).
     drop(results);
     Ok(())
@@ -162,6 +199,7 @@ fn start_threads(
         let ecfg = EngineConfig {
             index: i,
             addr,
+            unix_socket: cfg.ext.unix_socket.as_deref().map(Arc::from),
             tls_server_name: cfg.target.tls().then(|| cfg.target.host.clone()),
             connections: per_thread,
             timeout_ms: cfg.timeout_ms,
@@ -180,13 +218,22 @@ fn start_threads(
     Ok(handles)
 }
 
+/// The measurement window: banner to joined threads.
+struct Window {
+    /// Wall clock at the start and the end (for `--json`, `--hdr`).
+    start: SystemTime,
+    end: SystemTime,
+    /// Monotonic length in µs (wrk's runtime).
+    runtime_us: u64,
+}
+
 /// Banner, then `duration` seconds or a SIGINT, then stop and join; returns
-/// the results and the measured runtime (banner to joined, like wrk).
+/// the results and the measured window (banner to joined, like wrk).
 fn wait_and_join(
     cfg: &Config,
     handles: Vec<ThreadHandle>,
     stop: &AtomicBool,
-) -> (Vec<ThreadResult>, u64) {
+) -> (Vec<ThreadResult>, Window) {
     let interrupt = signal::Interrupt::arm();
     let mut out = std::io::stdout();
     let _ = common::wrk::report::render_banner(
@@ -198,6 +245,7 @@ fn wait_and_join(
     );
     let _ = out.flush();
     let start = Instant::now();
+    let start_wall = SystemTime::now();
     let deadline = start
         .checked_add(Duration::from_secs(cfg.duration_s))
         .unwrap_or_else(|| start + Duration::from_secs(100 * 365 * 86_400));
@@ -205,27 +253,101 @@ fn wait_and_join(
     stop.store(true, Ordering::SeqCst);
     let results: Vec<ThreadResult> = handles.into_iter().map(ThreadHandle::join).collect();
     let runtime_us = u64::try_from(start.elapsed().as_micros()).unwrap_or(u64::MAX);
-    (results, runtime_us)
+    let window = Window {
+        start: start_wall,
+        end: SystemTime::now(),
+        runtime_us,
+    };
+    (results, window)
 }
 
-/// Merges, corrects and prints the report, then calls `done()`.
+/// Merges, corrects and prints the report (and writes `--json`/`--hdr`),
+/// then calls `done()`.
 fn report_and_done(
     cfg: &Config,
     main: Option<&mut Box<dyn MainScript>>,
     results: &[ThreadResult],
-    runtime_us: u64,
+    window: &Window,
+    outputs: Outputs,
 ) -> Result<(), Fatal> {
+    let runtime_us = window.runtime_us;
     let mut out = std::io::stdout();
     let mut totals = report::merge(results, runtime_us);
     let mut buf = Vec::new();
+    let argv: Vec<String> = std::env::args_os()
+        .map(|a| a.to_string_lossy().into_owned())
+        .collect();
+    let info = json_report::RunInfo {
+        cfg,
+        argv: &argv,
+        start: window.start,
+        end: window.end,
+        runtime_us,
+    };
+    let document;
+    let hdr: Vec<(Option<&str>, hdrhistogram::Histogram<u64>)>;
     if cfg.rate.is_some() {
-        render_rate_mode(&mut buf, cfg, results, &totals);
+        let model = rate_mode_model(cfg, results, &totals);
+        let _ = common::wrk2::report::render(&mut buf, &model);
+        document = outputs
+            .json
+            .is_some()
+            .then(|| json_report::wrk2(&info, results, &model, &totals.requests));
+        hdr = match outputs.hdr {
+            Some(_) => vec![
+                (
+                    None,
+                    crate::report_wrk2::merged_corrected(results)
+                        .histogram()
+                        .clone(),
+                ),
+                (
+                    Some(hdr_log::UNCORRECTED_TAG),
+                    crate::report_wrk2::merged_uncorrected(results)
+                        .histogram()
+                        .clone(),
+                ),
+            ],
+            None => Vec::new(),
+        };
     } else {
+        let raw = outputs.json.as_ref().map(|_| totals.latency.clone());
         report::correct(&mut totals, cfg.connections);
-        let _ = report::render(&mut buf, cfg.latency, &totals);
+        let numbers = report::numbers(cfg.latency, &totals);
+        let _ = common::wrk::report::render_summary(&mut buf, &numbers);
+        document = raw.map(|raw| {
+            json_report::wrk(
+                &info,
+                results,
+                &numbers,
+                &totals.latency,
+                &raw,
+                &totals.requests,
+            )
+        });
+        hdr = match outputs.hdr {
+            Some(_) => vec![(None, hdr_log::from_wrk_stats(&totals.latency))],
+            None => Vec::new(),
+        };
+    }
+    if cfg.ext.errors_detail {
+        let lines = json_report::merged_detail(results).lines();
+        buf = error_detail::insert_below_socket_errors(&buf, &lines);
     }
     let _ = out.write_all(&buf);
     let _ = out.flush();
+
+    let mut failure = None;
+    if let (Some(file), Some(doc)) = (outputs.json, document) {
+        if let Err(e) = write_json(file, &doc) {
+            failure = Some(output_failure(cfg.ext.json.as_deref(), "--json", &e));
+        }
+    }
+    if let Some(file) = outputs.hdr {
+        if let Err(e) = write_hdr(file, window, &hdr) {
+            failure = Some(output_failure(cfg.ext.hdr.as_deref(), "--hdr", &e));
+        }
+    }
 
     if let Some(m) = main {
         if m.has_done() {
@@ -240,21 +362,59 @@ fn report_and_done(
         }
     }
     let _ = out.flush();
-    Ok(())
+    match failure {
+        Some(f) => Err(f),
+        None => Ok(()),
+    }
 }
 
-/// `-R` report (wrk2 layout).
-fn render_rate_mode(
-    buf: &mut Vec<u8>,
+fn write_json(file: File, doc: &json_report::Document) -> std::io::Result<()> {
+    let mut w = std::io::BufWriter::new(file);
+    serde_json::to_writer(&mut w, doc).map_err(std::io::Error::other)?;
+    w.write_all(b"\n")?;
+    w.flush()
+}
+
+fn write_hdr(
+    file: File,
+    window: &Window,
+    hdr: &[(Option<&str>, hdrhistogram::Histogram<u64>)],
+) -> std::io::Result<()> {
+    let entries: Vec<hdr_log::Entry> = hdr
+        .iter()
+        .map(|(tag, h)| hdr_log::Entry {
+            tag: *tag,
+            histogram: h,
+        })
+        .collect();
+    let mut w = std::io::BufWriter::new(file);
+    hdr_log::write_log(
+        &mut w,
+        window.start,
+        Duration::from_micros(window.runtime_us),
+        &entries,
+    )
+}
+
+fn output_failure(path: Option<&Path>, what: &str, e: &std::io::Error) -> Fatal {
+    let path = path.map(|p| p.display().to_string()).unwrap_or_default();
+    fatal1(format!(
+        "wrk: cannot write {what} file {path}: {}",
+        os_message(e)
+    ))
+}
+
+/// The `-R` report's model (wrk2 layout).
+fn rate_mode_model(
     cfg: &Config,
     results: &[ThreadResult],
     totals: &report::Totals,
-) {
+) -> common::wrk2::report::Model {
     let opts = crate::report_wrk2::Options {
         latency: cfg.latency,
         u_latency: cfg.u_latency,
         connections_per_thread: usize::try_from(cfg.connections / cfg.threads.max(1))
             .unwrap_or(usize::MAX),
     };
-    let _ = crate::report_wrk2::report_wrk2(buf, results, totals.runtime_us, &opts);
+    crate::report_wrk2::build_model(results, totals.runtime_us, &opts)
 }

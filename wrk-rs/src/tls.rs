@@ -13,6 +13,7 @@
 use std::io::{self, Read, Write};
 use std::sync::Arc;
 
+use crate::error_detail::Cause;
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::crypto::CryptoProvider;
 use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
@@ -110,8 +111,8 @@ pub enum ReadOutcome {
     WouldBlock,
     /// The peer closed (TCP EOF or close_notify).
     Eof,
-    /// Socket or TLS failure.
-    Error,
+    /// Socket or TLS failure, and why (`--errors detail`).
+    Error(crate::error_detail::Cause),
 }
 
 /// Outcome of a handshake step.
@@ -205,15 +206,17 @@ impl TlsSession {
                 Ok(_) => {
                     if self.conn.process_new_packets().is_err() {
                         let _ = self.flush(sock);
-                        return ReadOutcome::Error;
+                        return ReadOutcome::Error(Cause::Tls);
                     }
                     // Key updates or tickets may want a reply.
-                    if self.conn.wants_write() && self.flush(sock).is_err() {
-                        return ReadOutcome::Error;
+                    if self.conn.wants_write() {
+                        if let Err(e) = self.flush(sock) {
+                            return ReadOutcome::Error(Cause::io(&e));
+                        }
                     }
                 }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return ReadOutcome::WouldBlock,
-                Err(_) => return ReadOutcome::Error,
+                Err(e) => return ReadOutcome::Error(Cause::io(&e)),
             }
         }
     }

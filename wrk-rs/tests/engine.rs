@@ -20,6 +20,7 @@ fn config(addr: SocketAddr, request: Vec<u8>, connections: usize) -> EngineConfi
     EngineConfig {
         index: 0,
         addr,
+        unix_socket: None,
         tls_server_name: None,
         connections,
         timeout_ms: 2000,

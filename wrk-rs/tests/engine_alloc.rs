@@ -75,6 +75,7 @@ fn keep_alive_requests_do_not_allocate() {
     let cfg = EngineConfig {
         index: 77,
         addr,
+        unix_socket: None,
         tls_server_name: None,
         connections: 8,
         timeout_ms: 2000,

@@ -25,6 +25,24 @@ const LONG: &[(&str, bool, char)] = &[
     ("batch_latency", false, 'B'),
 ];
 
+/// Our extensions (README "Extensions"): matched only when spelled in full,
+/// so they never take part in prefix matching. Every abbreviation stock
+/// wrk rejects (`--h`, `--e`, `--j`, `--u`...) keeps stock's diagnostic and
+/// ambiguity list, and `--u` still means `--u_latency`.
+const EXACT: &[(&str, bool, char)] = &[
+    ("json", true, JSON),
+    ("hdr", true, HDR),
+    ("errors", true, ERRORS),
+    ("unix-socket", true, UNIX_SOCKET),
+];
+
+/// Option chars returned for the [`EXACT`] options (no short form: these
+/// chars are outside `SHORT`, so `-j` etc. stay invalid).
+pub const JSON: char = '\u{e000}';
+pub const HDR: char = '\u{e001}';
+pub const ERRORS: char = '\u{e002}';
+pub const UNIX_SOCKET: char = '\u{e003}';
+
 /// Whether `POSIXLY_CORRECT` is set (glibc then stops at the first non-option).
 pub fn posixly_correct() -> bool {
     std::env::var_os("POSIXLY_CORRECT").is_some()
@@ -96,7 +114,7 @@ impl<'a> Parser<'a> {
             Some(i) => (&body[..i], Some(body[i + 1..].to_string())),
             None => (body, None),
         };
-        let exact = LONG.iter().find(|o| o.0 == name);
+        let exact = LONG.iter().chain(EXACT).find(|o| o.0 == name);
         let found = match exact {
             Some(o) => *o,
             None => {

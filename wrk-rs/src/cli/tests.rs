@@ -226,3 +226,49 @@ mod props {
         }
     }
 }
+
+#[test]
+fn extensions_need_their_full_names() {
+    let c = cfg(&[
+        "--json",
+        "r.json",
+        "--hdr=r.hlog",
+        "--errors",
+        "detail",
+        "--unix-socket",
+        "/run/s.sock",
+        "http://h/",
+    ]);
+    assert_eq!(
+        c.ext,
+        Extensions {
+            json: Some("r.json".into()),
+            hdr: Some("r.hlog".into()),
+            errors_detail: true,
+            unix_socket: Some("/run/s.sock".into()),
+        }
+    );
+    assert_eq!(cfg(&["http://h/"]).ext, Extensions::default());
+    // Abbreviations keep stock's diagnostics (no prefix matching).
+    assert_eq!(
+        usage_err(&["--js", "x", "http://h/"]),
+        "wrk: unrecognized option '--js'\n"
+    );
+    assert_eq!(
+        usage_err(&["--h", "http://h/"]),
+        "wrk: option '--h' is ambiguous; possibilities: '--header' '--help'\n"
+    );
+    assert!(cfg(&["--u", "http://h/"]).u_latency);
+    assert_eq!(
+        usage_err(&["--errors", "all", "http://h/"]),
+        "wrk: invalid --errors value 'all' (expected 'detail' or 'summary')\n"
+    );
+    assert_eq!(
+        usage_err(&["http://h/", "--json"]),
+        "wrk: option '--json' requires an argument\n"
+    );
+    assert_eq!(
+        usage_err(&["--hdr=x", "--errors=detail=1", "http://h/"]),
+        "wrk: invalid --errors value 'detail=1' (expected 'detail' or 'summary')\n"
+    );
+}

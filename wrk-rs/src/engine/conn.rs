@@ -6,10 +6,14 @@
 
 use std::io::{self, Read, Write};
 use std::net::SocketAddr;
+use std::path::Path;
 
-use mio::net::TcpStream;
+use mio::event::Source;
+use mio::net::{TcpStream, UnixStream};
+use mio::{Interest, Registry, Token};
 use socket2::{Domain, Protocol, Socket, Type};
 
+use crate::error_detail::Cause;
 use crate::http::batch::HeadMask;
 use crate::http::ResponseParser;
 use crate::rate::Schedule;
@@ -30,7 +34,7 @@ pub enum Phase {
 
 /// One connection slot.
 pub struct Conn {
-    pub sock: Option<TcpStream>,
+    pub sock: Option<Stream>,
     /// Boxed: a rustls session is ~1 KB and most runs are plain TCP.
     pub tls: Option<Box<TlsSession>>,
     pub phase: Phase,
@@ -104,7 +108,7 @@ impl Conn {
     /// Reads response bytes into `buf`.
     pub fn read(&mut self, buf: &mut [u8]) -> ReadOutcome {
         let Some(sock) = self.sock.as_mut() else {
-            return ReadOutcome::Error;
+            return ReadOutcome::Error(Cause::Other);
         };
         if let Some(tls) = self.tls.as_mut() {
             return tls.read(sock, buf);
@@ -115,14 +119,77 @@ impl Conn {
                 Ok(n) => ReadOutcome::Data(n),
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => ReadOutcome::WouldBlock,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(_) => ReadOutcome::Error,
+                Err(e) => ReadOutcome::Error(Cause::io(&e)),
             };
         }
     }
 }
 
+/// A connection's socket: TCP, or AF_UNIX with `--unix-socket`.
+pub enum Stream {
+    Tcp(TcpStream),
+    Unix(UnixStream),
+}
+
+impl Read for Stream {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        match self {
+            Stream::Tcp(s) => s.read(buf),
+            Stream::Unix(s) => s.read(buf),
+        }
+    }
+}
+
+impl Write for Stream {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        match self {
+            Stream::Tcp(s) => s.write(buf),
+            Stream::Unix(s) => s.write(buf),
+        }
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        match self {
+            Stream::Tcp(s) => s.flush(),
+            Stream::Unix(s) => s.flush(),
+        }
+    }
+}
+
+impl Source for Stream {
+    fn register(&mut self, r: &Registry, t: Token, i: Interest) -> io::Result<()> {
+        match self {
+            Stream::Tcp(s) => s.register(r, t, i),
+            Stream::Unix(s) => s.register(r, t, i),
+        }
+    }
+
+    fn reregister(&mut self, r: &Registry, t: Token, i: Interest) -> io::Result<()> {
+        match self {
+            Stream::Tcp(s) => s.reregister(r, t, i),
+            Stream::Unix(s) => s.reregister(r, t, i),
+        }
+    }
+
+    fn deregister(&mut self, r: &Registry) -> io::Result<()> {
+        match self {
+            Stream::Tcp(s) => s.deregister(r),
+            Stream::Unix(s) => s.deregister(r),
+        }
+    }
+}
+
+/// Opens a connection to `unix` when given (`--unix-socket`; a non-blocking
+/// AF_UNIX connect, which completes or fails at once), else to `addr`.
+pub fn open(addr: SocketAddr, unix: Option<&Path>) -> io::Result<Stream> {
+    match unix {
+        Some(path) => UnixStream::connect(path).map(Stream::Unix),
+        None => open_tcp(addr).map(Stream::Tcp),
+    }
+}
+
 /// socket + TCP_NODELAY + non-blocking connect (EINPROGRESS is success).
-pub fn open(addr: SocketAddr) -> io::Result<TcpStream> {
+fn open_tcp(addr: SocketAddr) -> io::Result<TcpStream> {
     let sock = Socket::new(
         Domain::for_address(addr),
         Type::STREAM.nonblocking(),

@@ -68,6 +68,8 @@ pub struct EngineConfig {
     /// Thread number.
     pub index: usize,
     pub addr: SocketAddr,
+    /// `--unix-socket`: connect here instead of `addr`.
+    pub unix_socket: Option<Arc<std::path::Path>>,
     /// `Some(host)` for https (SNI).
     pub tls_server_name: Option<String>,
     /// Connections of this thread (floor(c/t)).
@@ -92,6 +94,8 @@ pub struct ThreadResult {
     pub complete: u64,
     pub bytes: u64,
     pub errors: Errors,
+    /// The same errors by class and cause.
+    pub error_detail: crate::error_detail::ErrorDetail,
     /// Latency in µs, limit = timeout in µs like wrk.
     pub latency: Stats,
     /// Req/Sec samples every 100 ms.
@@ -111,6 +115,7 @@ impl ThreadResult {
             complete: 0,
             bytes: 0,
             errors: Errors::default(),
+            error_detail: Default::default(),
             latency: Stats::new(cfg.timeout_ms.saturating_mul(1000).saturating_add(1)),
             requests: Stats::new(sampler::MAX_RATE + 1),
             corrected: cfg.rate.map(|_| common::hdr::Recorder::new()),

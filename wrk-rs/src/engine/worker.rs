@@ -25,6 +25,7 @@ use super::precise::PreciseTimer;
 use super::sampler::{RateSampler, INTERVAL_US, MAX_RATE};
 use super::timers::Timers;
 use super::{EngineConfig, ThreadResult};
+use crate::error_detail::{Cause, ErrorClass, ErrorDetail};
 use crate::http::batch::{head_mask, is_head, HeadMask};
 use crate::http::Complete;
 use crate::rate::Schedule;
@@ -67,6 +68,8 @@ pub struct Worker {
     complete: u64,
     bytes: u64,
     errors: Errors,
+    /// The same errors by class and cause (`--errors detail`, JSON).
+    error_detail: ErrorDetail,
     latency: Stats,
     requests: Stats,
     corrected: Option<Recorder>,
@@ -134,6 +137,7 @@ impl Worker {
             complete: 0,
             bytes: 0,
             errors: Errors::default(),
+            error_detail: ErrorDetail::default(),
             cfg,
         })
     }
@@ -212,6 +216,7 @@ impl Worker {
             complete: self.complete,
             bytes: self.bytes,
             errors: self.errors,
+            error_detail: self.error_detail,
             latency: self.latency,
             requests: self.requests,
             corrected: self.corrected,
@@ -262,10 +267,22 @@ impl Worker {
         for i in 0..self.busy_since.len() {
             let since = self.busy_since[i];
             if since != 0 && now.saturating_sub(since) > limit {
-                self.errors.timeout += 1;
+                self.fail(ErrorClass::Timeout, Cause::NoResponse);
                 self.reconnect(i);
             }
         }
+    }
+
+    /// Counts one socket error in wrk's counter and in the detail.
+    fn fail(&mut self, class: ErrorClass, cause: Cause) {
+        let counter = match class {
+            ErrorClass::Connect => &mut self.errors.connect,
+            ErrorClass::Read => &mut self.errors.read,
+            ErrorClass::Write => &mut self.errors.write,
+            ErrorClass::Timeout => &mut self.errors.timeout,
+        };
+        *counter = counter.wrapping_add(1);
+        self.error_detail.add(class, cause, 1);
     }
 
     fn script_stopped(&self) -> bool {
@@ -300,7 +317,8 @@ impl Worker {
         c.waiting = false;
         c.written = 0;
         c.want_write = false;
-        let registered = open(addr).and_then(|mut sock| {
+        let unix = self.cfg.unix_socket.as_deref();
+        let registered = open(addr, unix).and_then(|mut sock| {
             self.poll
                 .registry()
                 .register(&mut sock, Token(i), Interest::READABLE | Interest::WRITABLE)
@@ -311,10 +329,10 @@ impl Worker {
                 c.sock = Some(sock);
                 c.phase = Phase::Connecting;
             }
-            Err(_) => {
+            Err(e) => {
                 c.sock = None;
                 c.phase = Phase::Dead;
-                self.errors.connect += 1;
+                self.fail(ErrorClass::Connect, Cause::io(&e));
             }
         }
     }
@@ -340,10 +358,12 @@ impl Worker {
                 let c = &mut self.conns[i];
                 if writable && c.generation == generation && c.phase == Phase::Ready {
                     if let (Some(tls), Some(sock)) = (c.tls.as_mut(), c.sock.as_mut()) {
-                        if tls.wants_write() && tls.flush(sock).is_err() {
-                            self.errors.write += 1;
-                            self.reconnect(i);
-                            return;
+                        if tls.wants_write() {
+                            if let Err(e) = tls.flush(sock) {
+                                self.fail(ErrorClass::Write, Cause::io(&e));
+                                self.reconnect(i);
+                                return;
+                            }
                         }
                     }
                     if c.want_write {
@@ -368,7 +388,7 @@ impl Worker {
                     self.handshake(i);
                 }
                 Err(_) => {
-                    self.errors.connect += 1;
+                    self.fail(ErrorClass::Connect, Cause::Tls);
                     self.reconnect(i);
                 }
             },
@@ -393,7 +413,7 @@ impl Worker {
             }
             Handshake::Pending => {}
             Handshake::Failed => {
-                self.errors.connect += 1;
+                self.fail(ErrorClass::Connect, Cause::Tls);
                 self.reconnect(i);
             }
         }
@@ -482,8 +502,8 @@ impl Worker {
                 }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(_) => {
-                    self.errors.write += 1;
+                Err(e) => {
+                    self.fail(ErrorClass::Write, Cause::io(&e));
                     self.reconnect(i);
                     return;
                 }
@@ -503,8 +523,8 @@ impl Worker {
             let n = match c.read(&mut self.buf) {
                 ReadOutcome::Data(n) => n,
                 ReadOutcome::WouldBlock => break,
-                ReadOutcome::Error => {
-                    self.errors.read += 1;
+                ReadOutcome::Error(cause) => {
+                    self.fail(ErrorClass::Read, cause);
                     self.reconnect(i);
                     return;
                 }
@@ -514,7 +534,7 @@ impl Worker {
                     }
                     // Every EOF is a read error in wrk (also after an
                     // EOF-delimited body, which already reconnected).
-                    self.errors.read += 1;
+                    self.fail(ErrorClass::Read, Cause::Eof);
                     if self.conns[i].generation == generation {
                         self.reconnect(i);
                     }
@@ -554,7 +574,7 @@ impl Worker {
             let res = c.parser.feed(&self.buf[pos..n]);
             match res {
                 Err(_) => {
-                    self.errors.read += 1;
+                    self.fail(ErrorClass::Read, Cause::HttpParse);
                     self.reconnect(i);
                     return Parsed::Failed;
                 }
@@ -566,7 +586,7 @@ impl Worker {
                         // Not keep-alive: reconnected. Leftover bytes are a
                         // parse error on the finished stream (wrk).
                         if pos < n {
-                            self.errors.read += 1;
+                            self.fail(ErrorClass::Read, Cause::HttpParse);
                             return Parsed::Failed;
                         }
                         return Parsed::Closed;
@@ -607,12 +627,12 @@ impl Worker {
         c.pending = c.pending.wrapping_sub(1);
         if c.pending == 0 {
             let latency = now.saturating_sub(c.start_us);
-            if latency > self.timeout_us || !self.latency.record(latency) {
-                self.errors.timeout += 1;
-            }
             c.delayed = self.has_delay;
             c.want_write = true;
             self.busy_since[i] = 0;
+            if latency > self.timeout_us || !self.latency.record(latency) {
+                self.fail(ErrorClass::Timeout, Cause::LateResponse);
+            }
         }
         if !done.keep_alive {
             self.reconnect(i);
