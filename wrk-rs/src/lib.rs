@@ -7,6 +7,9 @@
 //!   response parser; [`tls`] rustls glue; [`rate`] the constant-rate schedule (`-R`).
 //! - [`run`] orchestrates threads, timing and signals; [`report`] / [`report_wrk2`] render output.
 //! - [`script_api`] is the seam to the Lua layer in [`script`].
+//! - Opt-in extensions (issue 12): [`json_report`] (`--json`), [`hdr_log`]
+//!   (`--hdr`, HdrHistogram V2/base64 and interval logs), [`error_detail`]
+//!   (`--errors detail`); `--unix-socket` is [`engine::conn::Stream`].
 
 pub mod cli;
 pub mod engine;
