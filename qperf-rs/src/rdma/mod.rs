@@ -25,3 +25,6 @@ pub mod ibv;
 /// The device backend of this build.
 #[cfg(feature = "rdma")]
 pub type Device = ibv::Device;
+
+#[cfg(test)]
+mod session_tests;
