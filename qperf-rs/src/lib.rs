@@ -5,6 +5,7 @@
 //! - [`proto`] (message types), [`wire`] (sans-IO codec), [`control`] (control connection I/O).
 //! - [`client`], [`server`], [`datapath`]: running tests; [`cpu`] tick counters; [`conf`] the conf test.
 //! - [`results`] (result maths, spec §5) and [`report`] (output, spec §6); [`debug`] the `-D` trace.
+//! - [`rdma`]: the RDMA tests (§4.14), over libibverbs with the `rdma` feature.
 
 pub mod cli;
 pub mod client;
