@@ -482,6 +482,44 @@ mod tests {
         assert_eq!(empty.to_stats().min(), u64::MAX);
     }
 
+    proptest::proptest! {
+        #![proptest_config(proptest::test_runner::Config::with_cases(64))]
+
+        /// Any histogram (also after wrk's correction, with its samples
+        /// below `min`) survives JSON losslessly: same counts, same scans.
+        #[test]
+        fn sparse_stats_survive_json(
+            values in proptest::collection::vec(0u64..300_000, 0..200),
+            interval in 0u64..5_000,
+        ) {
+            let mut s = Stats::new(200_001);
+            for v in &values {
+                s.record(*v);
+            }
+            s.correct(interval);
+            let j = serde_json::to_string(&SparseStats::from_stats(&s)).unwrap();
+            let back: SparseStats = serde_json::from_str(&j).unwrap();
+            let r = back.to_stats();
+            proptest::prop_assert_eq!(r.counts().collect::<Vec<_>>(), s.counts().collect::<Vec<_>>());
+            proptest::prop_assert_eq!((r.count(), r.min(), r.max()), (s.count(), s.min(), s.max()));
+            for p in PERCENTILES {
+                proptest::prop_assert_eq!(r.percentile(p), s.percentile(p));
+            }
+            proptest::prop_assert_eq!(r.mean().to_bits(), s.mean().to_bits());
+        }
+
+        /// HdrHistograms survive the V2/base64 encoding.
+        #[test]
+        fn hdr_survives_base64(values in proptest::collection::vec(1u64..86_400_000_000, 0..300)) {
+            let mut r = common::hdr::Recorder::new();
+            for v in &values {
+                r.record(*v);
+            }
+            let back = hdr_log::decode(&hdr_log::encode(r.histogram())).unwrap();
+            proptest::prop_assert_eq!(&back, r.histogram());
+        }
+    }
+
     #[test]
     fn nan_rows_become_null() {
         let row = StatRow::from(&WrkRow {
