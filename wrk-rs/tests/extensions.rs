@@ -418,6 +418,11 @@ fn errors_detail_names_each_misbehaviour() {
     assert!(d.count("read", "EOF") > 0, "{text}");
     assert_eq!(d.of("read").len(), 1, "{text}");
 
+    // The same below wrk2's report (-R).
+    let s = MisbehavingServer::start(Behavior::SilentClose);
+    let (d, text) = run_detail(&["-t1", "-c2", "-d1s", "-R", "200"], &s.url());
+    assert!(d.count("read", "EOF") > 0, "{text}");
+
     let s = MisbehavingServer::start(Behavior::Http10Eof);
     let (d, text) = run_detail(&["-t1", "-c2", "-d1s"], &s.url());
     assert!(d.count("read", "EOF") > 0, "{text}");
@@ -646,4 +651,88 @@ fn unix_socket_carries_the_urls_host_and_path() {
         .unwrap_or(0);
     assert!(counts > 10, "{}", out.stdout);
     assert!(!out.stdout.contains("Socket errors"), "{}", out.stdout);
+}
+
+/// nginx listening on unix sockets (the sidecar/proxy baseline): plain
+/// HTTP and TLS over AF_UNIX, with the same engine as TCP.
+#[test]
+fn unix_socket_to_nginx_plain_and_tls() {
+    let tmp = TempDir::new("wrk-unix-ng").expect("tmp");
+    let (plain, tls) = (tmp.join("plain.sock"), tmp.join("tls.sock"));
+    let Some(nginx) = testkit::nginx::Nginx::start(testkit::nginx::Options {
+        tls: true,
+        extra_server: format!(
+            "listen unix:{}; listen unix:{} ssl;",
+            plain.display(),
+            tls.display()
+        ),
+        ..Default::default()
+    }) else {
+        return;
+    };
+    for (sock, url) in [(&plain, "http://localhost/"), (&tls, "https://localhost/")] {
+        let out = wrk(&[
+            "-t1",
+            "-c4",
+            "-d1s",
+            "--errors",
+            "detail",
+            "--unix-socket",
+            sock.to_str().unwrap(),
+            url,
+        ]);
+        let requests: u64 = out
+            .stdout
+            .lines()
+            .find(|l| l.contains(" requests in "))
+            .and_then(|l| l.split_whitespace().next())
+            .and_then(|n| n.parse().ok())
+            .unwrap_or(0);
+        assert!(
+            requests > 10,
+            "{url}\n{}\n{}",
+            out.stdout,
+            nginx.error_log()
+        );
+        assert!(
+            !out.stdout.contains("Socket errors"),
+            "{url}\n{}",
+            out.stdout
+        );
+    }
+}
+
+/// `--json` and `--hdr` leave stdout's layout as it is without them.
+#[test]
+fn file_outputs_leave_stdout_alone() {
+    let tmp = TempDir::new("wrk-layout").expect("tmp");
+    let target = HttpTarget::start();
+    let url = target.url("/");
+    let shape = |extra: &[&str]| -> Vec<String> {
+        let mut args = vec!["-t1", "-c2", "-d1s", "--latency"];
+        args.extend(extra);
+        args.push(&url);
+        let out = wrk(&args);
+        assert_eq!(out.stderr, "");
+        // Each line's words without the figures (they differ run to run).
+        out.stdout
+            .lines()
+            .map(|l| {
+                l.split_whitespace()
+                    .filter(|w| !w.contains(|c: char| c.is_ascii_digit()))
+                    .collect::<Vec<_>>()
+                    .join(" ")
+            })
+            .collect()
+    };
+    let (json, hdr) = (tmp.join("r.json"), tmp.join("r.hlog"));
+    let with = shape(&[
+        "--json",
+        json.to_str().unwrap(),
+        "--hdr",
+        hdr.to_str().unwrap(),
+        "--errors",
+        "summary",
+    ]);
+    assert_eq!(with, shape(&[]));
 }
