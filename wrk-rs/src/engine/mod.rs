@@ -5,6 +5,11 @@
 //! the `-R` mode; the event loop lives in [`worker`], the connection state in
 //! [`conn`], timers in [`timers`]/[`precise`], Req/Sec sampling in [`sampler`].
 //!
+//! Opt-in extensions (README "Extensions"): `--unix-socket` connects through
+//! [`conn::Stream`] (TCP or AF_UNIX, one code path after the connect), and
+//! every socket error is counted in one place (`Worker::fail`) with its
+//! cause for `--errors detail` and `--json` ([`crate::error_detail`]).
+//!
 //! Deliberate differences from wrk 4.1.0 that change what is counted (spec
 //! §8 items 5 and 7, listed in the README):
 //! - A batch outstanding longer than `--timeout` + 100 ms counts one timeout
