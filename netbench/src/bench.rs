@@ -55,13 +55,13 @@ pub fn wrk_args(url: &str, s: &Settings) -> Vec<String> {
 }
 
 /// Deadline for the qperf run: every test plus connect retries and slack.
-fn qperf_timeout(s: &Settings) -> Duration {
+pub fn qperf_timeout(s: &Settings) -> Duration {
     let tests = 2.0 * s.sweep.sizes().len() as f64;
     Duration::from_secs_f64(tests * (s.qperf_secs() + 5.0) + 15.0)
 }
 
 /// Deadline for the wrk run: the duration plus connection set-up and slack.
-fn wrk_timeout(s: &Settings) -> Duration {
+pub fn wrk_timeout(s: &Settings) -> Duration {
     Duration::from_secs_f64(s.duration_secs() + 15.0 + f64::from(s.connections) / 1000.0)
 }
 

@@ -3,6 +3,7 @@
 //! ```text
 //! netbench [OPTIONS] [TARGETS.toml]
 //! netbench serve-http ADDR        (internal: the HTTP target in a namespace)
+//! netbench k8s [OPTIONS] CONFIG   (the runbook on a cluster: crate::k8s)
 //! ```
 
 use std::path::PathBuf;
@@ -16,6 +17,7 @@ netbench: the host-vs-pod runbook (qperf tcp_bw/tcp_lat sweep + wrk) against
 every target, as Markdown tables, JSON and SVG charts.
 
 Usage: netbench [OPTIONS] [TARGETS.toml]
+       netbench k8s [--dry-run] CONFIG.toml   (on Kubernetes; netbench k8s --help)
 
 Without a targets file netbench starts its own targets: qperf and HTTP servers
 on loopback and, as root with `ip netns`, inside a network namespace behind a
@@ -64,6 +66,10 @@ pub enum Command {
     Run(RunArgs),
     /// Serve HTTP on an address until killed.
     ServeHttp(String),
+    /// `netbench k8s`.
+    K8s(crate::k8s::K8sArgs),
+    /// Print `netbench k8s` help.
+    K8sHelp,
     /// Print help.
     Help,
 }
@@ -75,6 +81,12 @@ pub fn parse(args: &[String]) -> Result<Command, String> {
             [_, addr] => Ok(Command::ServeHttp(addr.clone())),
             _ => Err("usage: netbench serve-http ADDR".into()),
         };
+    }
+    if args.first().map(String::as_str) == Some("k8s") {
+        return Ok(match crate::k8s::parse_args(&args[1..])? {
+            Some(a) => Command::K8s(a),
+            None => Command::K8sHelp,
+        });
     }
     let mut run = RunArgs {
         out: PathBuf::from("netbench-out"),

@@ -23,12 +23,14 @@
 //! | [`progress`] | progress line on a terminal |
 //! | [`sys`] | signals, parent-death signal, uid (the only `unsafe`) |
 //! | [`app`] | one run from arguments to files |
+//! | [`k8s`] | `netbench k8s`: manifests, the cluster run, clean-up |
 
 pub mod app;
 pub mod bench;
 pub mod cli;
 pub mod config;
 pub mod exec;
+pub mod k8s;
 pub mod local;
 pub mod parse;
 pub mod progress;

@@ -11,6 +11,11 @@ fn main() -> ExitCode {
             print!("{}", cli::USAGE);
             Ok(0)
         }
+        Ok(Command::K8sHelp) => {
+            print!("{}", netbench::k8s::USAGE);
+            Ok(0)
+        }
+        Ok(Command::K8s(a)) => netbench::k8s::run(a),
         Ok(Command::ServeHttp(addr)) => netbench::serve::serve(&addr).map(|()| 0),
         Ok(Command::Run(run)) => netbench::app::run(run),
         Err(e) => Err(e),

@@ -2,6 +2,9 @@
 
 mod e2e;
 mod golden_parse;
+mod k8s_cluster;
+mod k8s_fake;
+mod k8s_manifests;
 mod proptests;
 mod support;
 mod tables;
