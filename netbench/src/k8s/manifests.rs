@@ -280,6 +280,8 @@ fn service(cfg: &K8sConfig, run_id: &str, t: &K8sTarget) -> Service {
         spec: Some(ServiceSpec {
             selector: Some(server_labels(run_id, &t.name)),
             cluster_ip: cfg.headless.then(|| "None".to_string()),
+            // As deploy/k8s/qperf-server.yaml: a test's connections stay on one pod.
+            session_affinity: Some("ClientIP".to_string()),
             ports: Some(vec![
                 sport("qperf-tcp", QPERF_PORT, "TCP"),
                 sport("qperf-udp", QPERF_PORT, "UDP"),
