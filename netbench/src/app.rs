@@ -63,8 +63,8 @@ pub fn run(args: RunArgs) -> Result<i32, String> {
     };
     let results = bench::run(&plan, &tools, notes, &mut Progress::auto());
     drop(local_targets); // stop servers and delete the namespace now
-    let (written, problems) = report::write_all(&results, &args.out)?;
-    print_tables(&results);
+    let (written, problems) = report::write_all_as(&results, &args.out, args.layout)?;
+    print_tables(&results, args.layout);
     for p in problems {
         eprintln!("netbench: {p}");
     }
@@ -76,10 +76,10 @@ pub fn run(args: RunArgs) -> Result<i32, String> {
     })
 }
 
-fn print_tables(results: &crate::results::Results) {
+fn print_tables(results: &crate::results::Results, layout: report::Layout) {
     let mut out = std::io::stdout().lock();
     let mut md = Vec::new();
-    if report::markdown::render(results, &mut md).is_ok() {
+    if report::render_tables(results, layout, &mut md).is_ok() {
         // A closed stdout (e.g. `| head`) is not an error: files are written.
         let _ = out.write_all(&md);
         let _ = out.flush();

@@ -37,6 +37,8 @@ Options:
       --no-netns         embedded run: loopback target only
       --qperf PATH       qperf binary to run [default: ours, next to netbench]
       --wrk PATH         wrk binary to run [default: ours, next to netbench]
+      --layout seed      tables as the runbook's report: a qperf row per size
+                         with tcp_lat, tcp_bw per target; a wrk row per target
   -h, --help             this help
 ";
 
@@ -57,6 +59,8 @@ pub struct RunArgs {
     pub no_netns: bool,
     /// Settings given as flags (override file and target values).
     pub overrides: Overrides,
+    /// `--layout`.
+    pub layout: crate::report::Layout,
 }
 
 /// What to do.
@@ -112,6 +116,7 @@ pub fn parse(args: &[String]) -> Result<Command, String> {
             "-o" | "--out" => run.out = PathBuf::from(value()?),
             "--qperf" => run.qperf = Some(PathBuf::from(value()?)),
             "--wrk" => run.wrk = Some(PathBuf::from(value()?)),
+            "--layout" => run.layout = crate::report::Layout::parse(&value()?)?,
             "-d" | "--duration" => run.overrides.duration = Some(duration(flag, value()?)?),
             "--qperf-time" => run.overrides.qperf_time = Some(duration(flag, value()?)?),
             "-t" | "--threads" => run.overrides.threads = Some(count(flag, &value()?)?),
@@ -184,5 +189,16 @@ mod tests {
             Ok(Command::ServeHttp("127.0.0.1:1".into()))
         );
         assert_eq!(parse(&words("--help")), Ok(Command::Help));
+        let Ok(Command::Run(r)) = parse(&words("--layout seed")) else {
+            panic!("run expected")
+        };
+        assert_eq!(r.layout, crate::report::Layout::Seed);
+        assert!(parse(&words("--layout wide")).is_err());
+        assert!(matches!(
+            parse(&words("k8s --dry-run --layout seed c.toml")),
+            Ok(Command::K8s(a)) if a.dry_run && a.layout == crate::report::Layout::Seed
+        ));
+        assert_eq!(parse(&words("k8s --help")), Ok(Command::K8sHelp));
+        assert!(parse(&words("k8s")).is_err());
     }
 }

@@ -34,6 +34,8 @@ pub struct K8sArgs {
     pub out: PathBuf,
     /// Run id label (default: `dry-run`, or one from the clock).
     pub run_id: Option<String>,
+    /// `--layout`.
+    pub layout: report::Layout,
 }
 
 /// Help text of `netbench k8s`.
@@ -52,6 +54,7 @@ Options:
       --dry-run          print the manifests as YAML (for kubectl apply -f -)
   -o, --out DIR          output directory [default: ./netbench-out]
       --run-id ID        value of the netbench.io/run label
+      --layout seed      tables as the runbook's report (see netbench --help)
   -h, --help             this help
 ";
 
@@ -78,6 +81,7 @@ pub fn parse_args(args: &[String]) -> Result<Option<K8sArgs>, String> {
             "-h" | "--help" => return Ok(None),
             "--dry-run" => out.dry_run = true,
             "-o" | "--out" => out.out = PathBuf::from(value()?),
+            "--layout" => out.layout = report::Layout::parse(&value()?)?,
             "--run-id" => {
                 let id = value()?;
                 if !config::is_dns_label(&id, 63) {
@@ -127,7 +131,7 @@ pub fn run(args: K8sArgs) -> Result<i32, String> {
         })?;
         Ok::<_, String>(run_on(client, &cfg, &plan).await)
     })?;
-    finish(&cfg, collected, fatal, &args.out)
+    finish(&cfg, collected, fatal, &args.out, args.layout)
 }
 
 /// Runs `plan` with `client` (the fake API server's in tests), deleting
@@ -180,6 +184,7 @@ fn finish(
     collected: run::Collected,
     fatal: Option<String>,
     out: &Path,
+    layout: report::Layout,
 ) -> Result<i32, String> {
     let mut notes = vec![format!(
         "measured on Kubernetes (namespace {}); client Jobs against each target's Service",
@@ -197,7 +202,7 @@ fn finish(
             targets: collected.targets,
             notes,
         };
-        let (mut written, problems) = report::write_all(&results, out)?;
+        let (mut written, problems) = report::write_all_as(&results, out, layout)?;
         let dir = out.join("k8s-logs");
         std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
         for (name, text) in &collected.logs {
@@ -206,7 +211,7 @@ fn finish(
         }
         written.push(dir);
         let mut md = Vec::new();
-        if report::markdown::render(&results, &mut md).is_ok() {
+        if report::render_tables(&results, layout, &mut md).is_ok() {
             use std::io::Write;
             let _ = std::io::stdout().write_all(&md);
         }

@@ -1,5 +1,6 @@
 //! SVG charts with plotters: qperf bandwidth and latency against message
-//! size (one line per target, log-scaled size axis) and wrk QPS and average
+//! size (one line per target, both axes log-scaled so 1 B and 256 KiB both
+//! show) and wrk QPS and average
 //! latency (one bar per target). Cells without a figure are left out.
 
 use plotters::coord::ranged1d::SegmentValue;
@@ -56,6 +57,7 @@ fn lines(r: &Results, test: &str, title: &str, unit: &str, scale: f64) -> ChartR
                 .iter()
                 .filter(|s| **s > 0)
                 .filter_map(|s| Some((*s as f64, t.qperf_cell(test, *s).value()? * scale)))
+                .filter(|(_, y)| *y > 0.0 && y.is_finite())
                 .collect();
             (t.name.clone(), pts)
         })
@@ -67,7 +69,13 @@ fn lines(r: &Results, test: &str, title: &str, unit: &str, scale: f64) -> ChartR
     } else {
         (1.0, 10.0)
     };
-    let ymax = max_or_one(series.iter().flat_map(|(_, p)| p.iter().map(|(_, y)| *y)));
+    // Log value axis too: 1 B bandwidth is ~1e4 times below 256 KiB's, and
+    // must not sit on the zero line.
+    let ys = || series.iter().flat_map(|(_, p)| p.iter().map(|(_, y)| *y));
+    let ymax = max_or_one(ys());
+    let ymin = ys()
+        .filter(|y| *y > 0.0 && y.is_finite())
+        .fold(ymax, f64::min);
     // Ticks at the swept sizes, labelled like the table rows.
     let ticks: Vec<f64> = r
         .msg_sizes
@@ -86,13 +94,14 @@ fn lines(r: &Results, test: &str, title: &str, unit: &str, scale: f64) -> ChartR
             .y_label_area_size(70)
             .build_cartesian_2d(
                 (xmin..xmax).log_scale().with_key_points(ticks.clone()),
-                0f64..ymax * 1.1,
+                (ymin / 2.0..ymax * 2.0).log_scale(),
             )
             .map_err(err)?;
+        let y_desc = format!("{unit} (log scale)");
         chart
             .configure_mesh()
             .x_desc("message size (log scale)")
-            .y_desc(unit)
+            .y_desc(y_desc.as_str())
             .x_label_formatter(&|x| crate::sweep::size_label(x.round() as u64))
             .draw()
             .map_err(err)?;

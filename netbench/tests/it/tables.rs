@@ -19,6 +19,41 @@ fn tables_match_golden_markdown() {
     assert_eq!(out, want);
 }
 
+const GOLDEN_SEED: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/golden/tables-seed.md");
+
+/// `--layout seed`: the runbook's own report layout, from the same results.
+#[test]
+fn seed_layout_matches_golden() {
+    let mut out = Vec::new();
+    netbench::report::seed::render(&fixed_results(), &mut out).expect("render");
+    let out = String::from_utf8(out).expect("utf-8");
+    if std::env::var_os("NETBENCH_BLESS").is_some() {
+        std::fs::write(GOLDEN_SEED, &out).expect("write golden");
+    }
+    let want = std::fs::read_to_string(GOLDEN_SEED).expect("golden tables-seed.md");
+    assert_eq!(out, want);
+    // The shape the runbook asks for, independent of the golden file.
+    let lines: Vec<&str> = out.lines().collect();
+    assert!(lines.contains(&"| msg_size | host | runc | kata |"));
+    for size in ["1bytes", "64bytes", "4KiB", "256KiB"] {
+        assert!(
+            lines
+                .iter()
+                .any(|l| l.starts_with(&format!("| {size} | tcp_lat "))),
+            "{size}"
+        );
+    }
+    assert!(lines.contains(&"| target | QPS | TPS (Transfer/sec) | Latency(avg) | error |"));
+    let runc = lines
+        .iter()
+        .find(|l| l.starts_with("| runc |"))
+        .expect("runc wrk row");
+    assert!(
+        runc.ends_with("| read 11050, write 0, timeout 0 |"),
+        "{runc}"
+    );
+}
+
 #[test]
 fn ratios() {
     assert_eq!(markdown::ratio(Some(2.0), Some(1.0)), "0.50");
