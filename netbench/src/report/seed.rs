@@ -33,7 +33,7 @@ pub fn size_label(bytes: u64) -> String {
     let mut v = bytes;
     let mut unit = "bytes";
     for u in ["KiB", "MiB", "GiB"] {
-        if v >= 1024 && v % 1024 == 0 {
+        if v >= 1024 && v.trailing_zeros() >= 10 {
             v /= 1024;
             unit = u;
         } else {
