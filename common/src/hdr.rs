@@ -118,3 +118,149 @@ fn unreachable_histogram() -> Histogram<u64> {
         Err(_) => std::process::abort(),
     }
 }
+
+/// Highest trackable value of [`NsHistogram`]: one hour in ns.
+pub const MAX_VALUE_NS: u64 = 3_600 * 1_000_000_000;
+
+/// A nanosecond latency histogram (qperf `--percentiles`): 1 ns .. 1 h at
+/// 3 significant digits, so loopback round trips of a few µs keep their
+/// resolution. Serialises losslessly (V2 compressed, base64) for merging.
+#[derive(Clone, Debug)]
+pub struct NsHistogram {
+    h: Histogram<u64>,
+}
+
+impl Default for NsHistogram {
+    fn default() -> NsHistogram {
+        NsHistogram::new()
+    }
+}
+
+impl PartialEq for NsHistogram {
+    fn eq(&self, other: &NsHistogram) -> bool {
+        self.h == other.h
+    }
+}
+
+impl NsHistogram {
+    /// Empty histogram.
+    pub fn new() -> NsHistogram {
+        let h = Histogram::new_with_bounds(1, MAX_VALUE_NS, 3)
+            .or_else(|_| Histogram::new(3))
+            .unwrap_or_else(|_| unreachable_histogram());
+        NsHistogram { h }
+    }
+
+    /// Records one value in ns (clamped into the trackable range).
+    #[inline]
+    pub fn record(&mut self, ns: u64) {
+        let _ = self.h.record(ns.clamp(1, MAX_VALUE_NS));
+    }
+
+    /// Lossless merge of another histogram.
+    pub fn merge(&mut self, other: &NsHistogram) {
+        let _ = self.h.add(&other.h);
+    }
+
+    /// Number of recorded values.
+    pub fn count(&self) -> u64 {
+        self.h.len()
+    }
+
+    /// Mean, ns.
+    pub fn mean(&self) -> f64 {
+        self.h.mean()
+    }
+
+    /// Smallest recorded value (lowest equivalent), ns; 0 when empty.
+    pub fn min(&self) -> u64 {
+        if self.h.is_empty() {
+            0
+        } else {
+            self.h.min()
+        }
+    }
+
+    /// Largest recorded value (highest equivalent), ns; 0 when empty.
+    pub fn max(&self) -> u64 {
+        if self.h.is_empty() {
+            0
+        } else {
+            self.h.max()
+        }
+    }
+
+    /// Value at percentile `p` (0..=100), ns; 0 when empty.
+    pub fn percentile(&self, p: f64) -> u64 {
+        if self.h.is_empty() {
+            0
+        } else {
+            self.h.value_at_percentile(p)
+        }
+    }
+
+    /// The V2 compressed (deflate) serialisation, as HdrHistogram's
+    /// Java/C/Python tools read it.
+    pub fn to_v2_compressed(&self) -> Vec<u8> {
+        use hdrhistogram::serialization::{Serializer, V2DeflateSerializer};
+        let mut out = Vec::new();
+        // Writing into a Vec cannot fail for a valid histogram.
+        let _ = V2DeflateSerializer::new().serialize(&self.h, &mut out);
+        out
+    }
+
+    /// Reads a V2 (compressed or not) serialisation.
+    pub fn from_v2(bytes: &[u8]) -> Result<NsHistogram, String> {
+        use hdrhistogram::serialization::Deserializer;
+        let mut r = bytes;
+        let h: Histogram<u64> = Deserializer::new()
+            .deserialize(&mut r)
+            .map_err(|e| format!("bad histogram: {e:?}"))?;
+        let mut out = NsHistogram::new();
+        out.h.add(&h).map_err(|e| format!("bad histogram: {e:?}"))?;
+        Ok(out)
+    }
+
+    /// [`Self::to_v2_compressed`] in standard base64 (the form of HdrHistogram logs).
+    pub fn to_base64(&self) -> String {
+        use base64::Engine;
+        base64::engine::general_purpose::STANDARD.encode(self.to_v2_compressed())
+    }
+
+    /// Reads [`Self::to_base64`]'s text back.
+    pub fn from_base64(text: &str) -> Result<NsHistogram, String> {
+        use base64::Engine;
+        let b = base64::engine::general_purpose::STANDARD
+            .decode(text.trim())
+            .map_err(|e| format!("bad base64: {e}"))?;
+        NsHistogram::from_v2(&b)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ns_histogram_round_trips_losslessly() {
+        let mut h = NsHistogram::new();
+        for v in [1u64, 7_000, 7_100, 2_000_000, MAX_VALUE_NS + 5] {
+            h.record(v);
+        }
+        let back = NsHistogram::from_base64(&h.to_base64()).unwrap();
+        assert_eq!(back, h);
+        assert_eq!(back.count(), 5);
+        assert_eq!(back.percentile(50.0), h.percentile(50.0));
+        assert!(NsHistogram::from_base64("not base64!").is_err());
+        assert!(NsHistogram::from_v2(b"\x1c\x84\x93\x14junk").is_err());
+    }
+
+    #[test]
+    fn empty_ns_histogram_reads_zero() {
+        let h = NsHistogram::new();
+        assert_eq!(
+            (h.min(), h.max(), h.percentile(99.0), h.count()),
+            (0, 0, 0, 0)
+        );
+    }
+}
