@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 use crate::control::{Control, CtlError, Side};
 use crate::datapath::{self, rds, sock, sock::Net, Pattern, Role, Spec};
 use crate::debug::Trace;
+use crate::ext::{self, Extensions, Extras};
 use crate::proto::{Conf, Counters, Req, Stat, Ticks};
 use crate::tests_table::{self, Transport};
 use crate::{conf, cpu, dbg_line, wire};
@@ -31,8 +32,20 @@ pub struct Target {
 #[allow(clippy::large_enum_variant)]
 #[derive(Clone, Debug)]
 pub enum Outcome {
-    Stats { local: Stat, remote: Stat },
-    Conf { local: Conf, remote: Conf },
+    Stats {
+        local: Stat,
+        remote: Stat,
+    },
+    /// A test run with extensions (`--percentiles`, `-P`, `--cgroup_cpu`).
+    Extended {
+        local: Stat,
+        remote: Stat,
+        extras: Box<Extras>,
+    },
+    Conf {
+        local: Conf,
+        remote: Conf,
+    },
     Quit,
 }
 
@@ -62,6 +75,17 @@ impl From<CtlError> for ClientError {
 /// data connection, sync, the timed data path with the `local` parameters,
 /// STAT, sync after test.
 pub fn run_test(target: &Target, local: &Req, remote: &Req) -> Result<Outcome, ClientError> {
+    run_test_ext(target, local, remote, Extensions::default())
+}
+
+/// [`run_test`] with the extensions `ext` (already narrowed to the test,
+/// [`Extensions::for_test`]); without any it is exactly [`run_test`].
+pub fn run_test_ext(
+    target: &Target,
+    local: &Req,
+    remote: &Req,
+    ext: Extensions,
+) -> Result<Outcome, ClientError> {
     let trace = Trace(target.debug);
     let test = tests_table::by_index(remote.req_index)
         .ok_or_else(|| ClientError::Local(format!("bad request index: {}", remote.req_index)))?;
@@ -77,6 +101,9 @@ pub fn run_test(target: &Target, local: &Req, remote: &Req) -> Result<Outcome, C
         trace,
         target,
         local,
+        ext,
+        expect_report: false,
+        pending_report: None,
     };
     // --single_port connects to -lp, where a qperf-rs server takes data
     // only when the REQ leaves the port to it: -ip does not apply then.
@@ -129,6 +156,10 @@ struct Run<'a> {
     trace: Trace,
     target: &'a Target,
     local: &'a Req,
+    ext: Extensions,
+    /// The server is ours and sends its extension report after the STAT.
+    expect_report: bool,
+    pending_report: Option<ext::SideExtras>,
 }
 
 impl Run<'_> {
@@ -139,9 +170,31 @@ impl Run<'_> {
         name: &str,
     ) -> Result<Outcome, ClientError> {
         let to = self.local.timeout;
+        let socket = matches!(
+            transport,
+            Transport::Tcp | Transport::Udp | Transport::Sctp | Transport::Sdp
+        );
+        let ext_test = socket && self.ext.any();
+        // --single_port data goes to the server's listener, which our
+        // extension path does not use: no ask then, the client-side
+        // figures only.
+        let ask = ext_test && !self.target.single_port;
+        let mut req = remote.clone();
+        if ask {
+            // The extension ask rides on the field stock's server ignores.
+            req.ver_inc = ext::wire::ASK_VER_INC;
+        }
         dbg_line!(self.trace, "sending request data");
-        self.ctl
-            .send("request data", &wire::encode_req(remote), to)?;
+        self.ctl.send("request data", &wire::encode_req(&req), to)?;
+        if ext_test {
+            let net = match transport {
+                Transport::Tcp => Net::Tcp,
+                Transport::Udp => Net::Udp,
+                Transport::Sctp => Net::Sctp,
+                _ => Net::Sdp,
+            };
+            return self.socket_test_ext(net, name, ask);
+        }
         match transport {
             Transport::Control if name == "conf" => {
                 let b = self.ctl.recv("configuration", wire::CONF_LEN, to)?;
@@ -231,6 +284,12 @@ impl Run<'_> {
             r,
             ..Stat::default()
         };
+        if self.expect_report {
+            let (outcome, report) =
+                recv_results_with(self.ctl, self.trace, self.local.timeout, local, true)?;
+            self.pending_report = report;
+            return Ok(outcome);
+        }
         Ok(recv_results(
             self.ctl,
             self.trace,
@@ -319,12 +378,34 @@ fn recv_results(
     to: u32,
     local: Stat,
 ) -> Result<Outcome, CtlError> {
+    Ok(recv_results_with(ctl, trace, to, local, false)?.0)
+}
+
+/// [`recv_results`]; with `report`, also the qperf-rs server's extension
+/// report that follows its STAT ([`ext::wire`], ours ↔ ours only).
+fn recv_results_with(
+    ctl: &mut Control,
+    trace: Trace,
+    to: u32,
+    local: Stat,
+    report: bool,
+) -> Result<(Outcome, Option<ext::SideExtras>), CtlError> {
     dbg_line!(trace, "waiting for results");
     let b = ctl.recv("results", wire::STAT_LEN, to)?;
     let remote = wire::decode_stat(&b).map_err(|e| CtlError::Local(e.to_string()))?;
+    let extras = if report {
+        use ext::wire as xw;
+        let bad = |e: xw::BadMessage| CtlError::Local(e.to_string());
+        let h = ctl.recv("qperf-rs results", xw::RESULTS_HEAD_LEN, to)?;
+        let n = xw::decode_report_head(&h).map_err(bad)?;
+        let p = ctl.recv("qperf-rs results", n, to)?;
+        Some(xw::decode_report(&p).map_err(bad)?)
+    } else {
+        None
+    };
     dbg_line!(trace, "sending synchronization after test");
     ctl.send("synchronization after test", wire::SYNC_AFTER, to)?;
-    Ok(Outcome::Stats { local, remote })
+    Ok((Outcome::Stats { local, remote }, extras))
 }
 
 /// Bandwidth or latency, from the test name.
@@ -333,6 +414,131 @@ fn pattern_of(name: &str) -> Pattern {
         Pattern::Lat
     } else {
         Pattern::Bw
+    }
+}
+
+impl Run<'_> {
+    /// A socket test with extensions: the negotiation of
+    /// [`ext::wire`], one or more data connections, the extra figures.
+    fn socket_test_ext(
+        &mut self,
+        net: Net,
+        name: &str,
+        asked: bool,
+    ) -> Result<Outcome, ClientError> {
+        use ext::wire as xw;
+        let to = self.local.timeout;
+        let bad = |e: xw::BadMessage| ClientError::Local(e.to_string());
+        let n = self.ext.stream_count();
+        dbg_line!(self.trace, "waiting for port");
+        let b = self.ctl.recv("port", wire::PORT_LEN, to)?;
+        let first: [u8; 4] = [b[0], b[1], b[2], b[3]];
+        let (ports, server) = match xw::classify_first(&first) {
+            xw::First::Port(_) if !asked => {
+                if n > 1 {
+                    return Err(ClientError::Local(format!(
+                        "-P {n}: parallel streams cannot be combined with --single_port"
+                    )));
+                }
+                (
+                    vec![u32::from(self.target.listen_port)],
+                    ext::Remote::NotAsked,
+                )
+            }
+            xw::First::Port(p) => {
+                if n > 1 {
+                    return Err(ClientError::Local(format!(
+                        "-P {n}: parallel streams need a qperf-rs server; {} runs stock qperf",
+                        self.target.host
+                    )));
+                }
+                (vec![p], ext::Remote::Stock)
+            }
+            xw::First::Hello => {
+                let rest = self
+                    .ctl
+                    .recv("qperf-rs hello", xw::HELLO_LEN - wire::PORT_LEN, to)?;
+                let hello = xw::decode_hello(&[&first[..], &rest[..]].concat()).map_err(bad)?;
+                if n > 1 && (hello.caps & xw::STREAMS == 0 || n > hello.max_streams) {
+                    return Err(ClientError::Local(format!(
+                        "-P {n}: the server takes at most {} streams",
+                        if hello.caps & xw::STREAMS == 0 {
+                            1
+                        } else {
+                            hello.max_streams
+                        }
+                    )));
+                }
+                let mut flags = 0;
+                if self.ext.percentiles {
+                    flags |= xw::PERCENTILES;
+                }
+                if n > 1 {
+                    flags |= xw::STREAMS;
+                }
+                if self.ext.cgroup_cpu {
+                    flags |= xw::CGROUP_CPU;
+                }
+                let ask = xw::ClientAsk {
+                    flags: flags & hello.caps,
+                    streams: n,
+                };
+                self.ctl
+                    .send("qperf-rs request", &xw::encode_ask(&ask), to)?;
+                let b = self.ctl.recv("port", wire::PORT_LEN * n as usize, to)?;
+                let ports = b
+                    .chunks_exact(wire::PORT_LEN)
+                    .map(|c| wire::decode_port(c).map_err(|e| ClientError::Local(e.to_string())))
+                    .collect::<Result<Vec<u32>, _>>()?;
+                (ports, ext::Remote::Ours)
+            }
+        };
+        let mut data = Vec::with_capacity(ports.len());
+        for p in &ports {
+            data.push(
+                sock::client_connect(net, &self.target.host, *p as u16)
+                    .map_err(ClientError::Local)?,
+            );
+        }
+        dbg_line!(self.trace, "sending synchronization before test");
+        dbg_line!(self.trace, "waiting for synchronization before test");
+        self.ctl.sync_before(to)?;
+        dbg_line!(self.trace, "synchronization complete");
+        let spec = Spec {
+            net,
+            pattern: pattern_of(name),
+            role: Role::Client,
+            msg_size: self.local.msg_size as usize,
+            time: self.local.time,
+            access_recv: false,
+            ctl_fd: None,
+        };
+        let fds: Vec<_> = data.iter().map(|d| d.as_raw_fd()).collect();
+        dbg_line!(self.trace, "starting timer for {} seconds", self.local.time);
+        let cg = ext::cgroup::Window::start(self.ext.cgroup_cpu);
+        let runs = datapath::run_streams(&spec, &fds, self.ext.percentiles);
+        let cgroup = cg.stop();
+        dbg_line!(self.trace, "stopping timer");
+        let (m, local_x) = ext::combine(runs, cgroup);
+        self.expect_report = server == ext::Remote::Ours;
+        let outcome = self.exchange_results([m.time_s, m.time_e], [m.s, m.r]);
+        let (local, remote) = match outcome {
+            Ok(Outcome::Stats { local, remote }) => (local, remote),
+            Ok(o) => return Ok(o),
+            Err(e) => return Err(e),
+        };
+        let remote_x = self.pending_report.take().unwrap_or_default();
+        drop(data);
+        Ok(Outcome::Extended {
+            local,
+            remote,
+            extras: Box::new(Extras {
+                asked: self.ext,
+                local: local_x,
+                remote: remote_x,
+                server,
+            }),
+        })
     }
 }
 

@@ -193,6 +193,14 @@ const OPTS: &[(&str, &str, usize)] = &[
     ),
     // Our extension, not in stock.
     ("--single_port (-sip)", "Data connection to the -lp port", 0),
+    ("--percentiles", "Latency percentiles (qperf-rs)", 0),
+    (
+        "--streams N (-P)",
+        "Parallel data connections (qperf-rs)",
+        0,
+    ),
+    ("--cgroup_cpu", "CPU use of our cgroup (qperf-rs)", 0),
+    ("--json File", "Write every test as JSON (qperf-rs)", 0),
 ];
 
 /// Long explanations for the `options` topic: (option, text).
@@ -228,6 +236,10 @@ const OPTION_TEXT: &[(&str, &str)] = &[
     ("--version (-V)", "Print the version and exit."),
     ("--wait_server Time (-ws)", "How long to keep retrying to reach the server (default 5 seconds)."),
     ("--single_port (-sip)", "Extension of qperf-rs: connect the data connection to the -lp port instead of the port the server announces, so socket tests work through a NAT or NodePort that translates the port.  Needs a qperf-rs server, which takes data on its listen port when -ip is not given."),
+    ("--percentiles", "qperf-rs extension: after the results of every _lat socket test, the p50, p90, p99, p99.9 and max of the one-way latency (half of each round trip) as the client measured it, and as the server measured it when the server is qperf-rs too."),
+    ("--streams N (-P)", "qperf-rs extension: run tcp_bw and udp_bw over N parallel data connections (1 to 64; needs a qperf-rs server); the summed figures come first as usual, then one line per stream.  Stock's obsolete -P (for -cp) is not accepted."),
+    ("--cgroup_cpu", "qperf-rs extension: also show the CPU use of this process's cgroup (cgroup v2 cpu.stat, v1 cpuacct), and of the server's when it is qperf-rs, beside the host-wide loc_cpus_used and rem_cpus_used."),
+    ("--json File", "qperf-rs extension: write every test of the run (command line, parameters, every figure in base units, percentiles, errors) to File as one JSON document; the output is unchanged."),
 ];
 
 /// Help data of one test: purpose, common options, other options, text.

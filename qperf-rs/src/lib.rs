@@ -6,6 +6,7 @@
 //! - [`client`], [`server`], [`datapath`]: running tests; [`cpu`] tick counters; [`conf`] the conf test.
 //! - [`results`] (result maths, spec §5) and [`report`] (output, spec §6); [`debug`] the `-D` trace.
 //! - [`rdma`]: the RDMA tests (§4.14), over libibverbs with the `rdma` feature.
+//! - [`ext`]: our opt-in extensions (percentiles, parallel streams, cgroup CPU, JSON).
 
 pub mod cli;
 pub mod client;
@@ -14,6 +15,7 @@ pub mod control;
 pub mod cpu;
 pub mod datapath;
 pub mod debug;
+pub mod ext;
 pub mod help;
 pub mod params;
 pub mod proto;

@@ -5,6 +5,7 @@ use std::io::{self, BufWriter, IsTerminal, LineWriter, Write};
 
 use qperf_rs::cli::session::{self, End, Runner};
 use qperf_rs::client::{self, ClientError, Outcome, Target};
+use qperf_rs::ext::Extensions;
 use qperf_rs::proto::Req;
 use qperf_rs::server;
 
@@ -19,6 +20,16 @@ impl Runner for Live {
         remote: &Req,
     ) -> Result<Outcome, ClientError> {
         client::run_test(target, local, remote)
+    }
+
+    fn run_test_ext(
+        &mut self,
+        target: &Target,
+        local: &Req,
+        remote: &Req,
+        ext: Extensions,
+    ) -> Result<Outcome, ClientError> {
+        client::run_test_ext(target, local, remote, ext)
     }
 
     fn set_affinity(&mut self, cpu: u32) -> Result<(), String> {

@@ -51,6 +51,16 @@ enum Class {
 struct Block<'a> {
     d: &'a Display,
     lines: Vec<Line>,
+    /// With `--json`: every figure, visible or not, in base units.
+    figs: Option<Vec<Figure>>,
+}
+
+/// One figure in base units (the numbers `-uu` prints), for `--json`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Figure {
+    pub name: String,
+    pub value: f64,
+    pub unit: &'static str,
 }
 
 impl Block<'_> {
@@ -82,28 +92,48 @@ impl Block<'_> {
         }
     }
 
+    /// Records a figure (with `--json`) under the name it prints as.
+    fn fig(&mut self, name: impl Into<String>, value: f64, unit: &'static str) -> String {
+        let name = name.into();
+        if let Some(f) = &mut self.figs {
+            f.push(Figure {
+                name: name.clone(),
+                value,
+                unit,
+            });
+        }
+        name
+    }
+
     fn time(&mut self, c: Class, name: impl Into<String>, secs: f64) {
-        self.push(c, name.into(), secs * 1e9, |u| u.time(secs));
+        let name = self.fig(name, secs * 1e9, "ns");
+        self.push(c, name, secs * 1e9, |u| u.time(secs));
     }
     fn rate(&mut self, c: Class, name: impl Into<String>, v: f64) {
-        self.push(c, name.into(), v, |u| u.rate(v));
+        let name = self.fig(name, v, "/sec");
+        self.push(c, name, v, |u| u.rate(v));
     }
     fn band(&mut self, c: Class, name: impl Into<String>, v: f64) {
-        self.push(c, name.into(), v, |u| u.bandwidth(v));
+        let name = self.fig(name, v, "bytes/sec");
+        self.push(c, name, v, |u| u.bandwidth(v));
     }
     fn cost(&mut self, c: Class, name: impl Into<String>, v: f64) {
-        self.push(c, name.into(), v * 1e9, |u| u.cost(v));
+        let name = self.fig(name, v * 1e9, "ns/GB");
+        self.push(c, name, v * 1e9, |u| u.cost(v));
     }
     fn cpus(&mut self, c: Class, name: impl Into<String>, v: f64) {
-        self.push(c, name.into(), v * 100.0, |u| u.percent_cpus(v));
+        let name = self.fig(name, v * 100.0, "% cpus");
+        self.push(c, name, v * 100.0, |u| u.percent_cpus(v));
     }
     fn long(&mut self, c: Class, name: impl Into<String>, v: u64) {
         let f = v as f64;
-        self.push(c, name.into(), f, |u| u.count(f));
+        let name = self.fig(name, f, "");
+        self.push(c, name, f, |u| u.count(f));
     }
     fn size(&mut self, c: Class, name: impl Into<String>, v: u64) {
         let f = v as f64;
-        self.push(c, name.into(), f, |u| u.size(f));
+        let name = self.fig(name, f, "bytes");
+        self.push(c, name, f, |u| u.size(f));
     }
     fn strn(&mut self, c: Class, name: impl Into<String>, v: &str) {
         let shown = if v.is_empty() { 0.0 } else { 1.0 };
@@ -113,9 +143,29 @@ impl Block<'_> {
 
 /// The entries of a measurement test's result block (§6.5), in order.
 pub fn result_lines(d: &Display, kind: ResultKind, res: &Results, params: &Params) -> Vec<Line> {
+    block(d, kind, res, params, false).lines
+}
+
+/// Every figure of a result block in base units, shown or not (`--json`):
+/// the entries of [`result_lines`] under the same names, without the
+/// parameter lines, plus the raw counters of `-D`.
+pub fn result_figures(d: &Display, kind: ResultKind, res: &Results) -> Vec<Figure> {
+    block(d, kind, res, &Params::new(), true)
+        .figs
+        .unwrap_or_default()
+}
+
+fn block<'a>(
+    d: &'a Display,
+    kind: ResultKind,
+    res: &Results,
+    params: &Params,
+    figures: bool,
+) -> Block<'a> {
     let mut b = Block {
         d,
         lines: Vec::new(),
+        figs: figures.then(Vec::new),
     };
     match kind {
         ResultKind::Latency => {
@@ -133,15 +183,17 @@ pub fn result_lines(d: &Display, kind: ResultKind, res: &Results, params: &Param
             b.rate(Class::S, "msg_rate", res.msg_rate);
         }
     }
-    used_lines(&mut b, params);
+    if !figures {
+        used_lines(&mut b, params);
+    }
     b.cost(Class::T, "send_cost", res.send_cost);
     b.cost(Class::T, "recv_cost", res.recv_cost);
     node_lines(&mut b, res);
-    if d.debug {
+    if d.debug || figures {
         debug_lines(&mut b, "l_", &res.l);
         debug_lines(&mut b, "r_", &res.r);
     }
-    b.lines
+    b
 }
 
 /// The `-vu`/`-vvu` parameter lines (§6.6).

@@ -6,6 +6,7 @@
 //! clear error, and the next client is served after any misbehaving one.
 
 mod classify;
+mod ext;
 mod pin;
 mod rds;
 mod session;
@@ -191,6 +192,7 @@ fn serve_one(ctx: &Ctx, stream: TcpStream) -> bool {
         trace,
         timeout: 0,
         ctx,
+        report: None,
     };
     let result = t.read_req(cfg).and_then(|req| {
         let _guard = ctx

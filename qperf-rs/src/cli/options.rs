@@ -33,6 +33,14 @@ pub enum Arg {
     Wait,
     /// `--single_port` (our extension): the data connection goes to `-lp`.
     SinglePort,
+    /// `--percentiles` (ours): latency percentiles of the `_lat` tests.
+    Percentiles,
+    /// `-P N` / `--streams N` (ours): parallel data connections.
+    Streams,
+    /// `--cgroup_cpu` (ours): CPU use of our cgroup.
+    CgroupCpu,
+    /// `--json FILE` (ours): every test of the run as one JSON document.
+    Json,
 }
 
 /// The four verbose classes.
@@ -216,6 +224,12 @@ pub const OPTIONS: &[Opt] = &[
     // keep matching stock's first).  `-sp` is stock's --src_path_bits.
     o("--single_port", SinglePort, N),
     o("-sip", SinglePort, N),
+    // Our extensions (not in stock; see the README).
+    o("--percentiles", Percentiles, N),
+    o("--streams", Streams, N),
+    o("-P", Streams, N),
+    o("--cgroup_cpu", CgroupCpu, N),
+    o("--json", Json, N),
 ];
 
 /// Obsolete spelling → current spelling.
@@ -235,7 +249,8 @@ pub const RENAMED: &[(&str, &str)] = &[
     ("--port", "--ip_port"),
     ("-p", "-ip"),
     ("--poll", "--cq_poll"),
-    ("-P", "-cp"),
+    // Stock's obsolete `-P` (= `-cp`) is our `-P N` (streams), as the
+    // parallel-stream option of other tools.
     ("--loc_poll", "--loc_cq_poll"),
     ("-lP", "-lcp"),
     ("--rem_poll", "--rem_cq_poll"),
@@ -320,6 +335,8 @@ mod tests {
         assert_eq!(OPTIONS[find_loop_var("m").unwrap()].name, "-m");
         assert_eq!(OPTIONS[find_loop_var("t").unwrap()].name, "-t");
         assert!(find_loop_var("nope").is_none());
+        assert_eq!(OPTIONS[find("-P").0.unwrap()].arg, Arg::Streams);
+        assert!(find("-P").1.is_none());
         // Every renamed target exists.
         for (_, new) in RENAMED {
             assert!(OPTIONS.iter().any(|o| o.name == *new), "{new}");

@@ -13,6 +13,7 @@ use super::loops::{self, Loop};
 use super::options::{self, Arg, Class, Opt, Target as OptTarget, OPTIONS};
 use super::value;
 use crate::client::{ClientError, Outcome, Target};
+use crate::ext::{self, json as xjson, Extensions};
 use crate::help::{self, VERSION};
 use crate::params::{Par, Params, Side};
 use crate::proto::Req;
@@ -35,6 +36,18 @@ pub trait Runner {
     ) -> Result<Outcome, ClientError>;
     /// Pins this process to `cpu`; the error is the `strerror` text.
     fn set_affinity(&mut self, cpu: u32) -> Result<(), String>;
+    /// Runs one test with our extensions (`ext.any()`); runners without
+    /// them run the stock test.
+    fn run_test_ext(
+        &mut self,
+        target: &Target,
+        local: &Req,
+        remote: &Req,
+        ext: Extensions,
+    ) -> Result<Outcome, ClientError> {
+        let _ = ext;
+        self.run_test(target, local, remote)
+    }
 }
 
 /// How the invocation ends.
@@ -60,6 +73,11 @@ pub struct Session<'a> {
     single_port: bool,
     host: Option<String>,
     loops: Vec<Loop>,
+    /// `--percentiles`, `-P`, `--cgroup_cpu`.
+    ext: Extensions,
+    /// `--json FILE`: the document being collected.
+    json: Option<xjson::Doc>,
+    args: Vec<String>,
     runner: &'a mut dyn Runner,
     out: &'a mut dyn Write,
     err: &'a mut dyn Write,
@@ -93,15 +111,25 @@ pub fn run(
         single_port: false,
         host: None,
         loops: Vec::new(),
+        ext: Extensions::default(),
+        json: None,
+        args: args.to_vec(),
         runner,
         out,
         err,
     };
-    let end = match s.args(args) {
+    let mut end = match s.args(args) {
         Ok(end) => end,
         Err(Stop(code)) => End::Exit(code),
     };
     let _ = s.out.flush();
+    if let (Some(doc), End::Exit(code)) = (&s.json, &mut end) {
+        if let Err(e) = doc.write() {
+            let e = crate::control::strerror(&e);
+            let _ = writeln!(s.err, "--json {}: cannot write: {e}", doc.path);
+            *code = 1;
+        }
+    }
     end
 }
 
@@ -260,6 +288,29 @@ impl Session<'_> {
                     Class::Used => &mut v.used,
                 } = level;
             }
+            Arg::Percentiles => self.ext.percentiles = true,
+            Arg::CgroupCpu => self.ext.cgroup_cpu = true,
+            Arg::Streams => {
+                let Some(v) = next else {
+                    return Err(missing(self));
+                };
+                let n = checked(self, value::int(word, v))?;
+                if !(1..=i64::from(ext::MAX_STREAMS)).contains(&n) {
+                    return Err(self.fail(&format!(
+                        "{word}: bad stream count: {n}; must be 1 to {}",
+                        ext::MAX_STREAMS
+                    )));
+                }
+                self.ext.streams = n as u32;
+                return Ok(2);
+            }
+            Arg::Json => {
+                let Some(v) = next else {
+                    return Err(missing(self));
+                };
+                self.json = Some(xjson::Doc::new(v, &self.args));
+                return Ok(2);
+            }
             Arg::Set1 => self.set_num(opt.target, by, 1),
             Arg::Int | Arg::Size | Arg::Time | Arg::Sl => {
                 let Some(v) = next else {
@@ -333,6 +384,7 @@ impl Session<'_> {
         }
         let _ = writeln!(self.out, "{}:", test.name);
         self.setup(test);
+        let ext = self.ext_for(test);
 
         let mut local = self.params.req(Side::Local);
         let mut remote = self.params.req(Side::Remote);
@@ -349,19 +401,55 @@ impl Session<'_> {
             debug: self.display.debug,
             single_port: self.single_port,
         };
+        let mut entry = self.json.as_mut().map(|doc| {
+            doc.set_host(&target.host);
+            xjson::test_entry(test.name, &local, &remote, &ext)
+        });
         // No flush here: like stock, stdout stays block-buffered when it is
         // not a terminal, so a remote error can precede the header in 2>&1.
-        match self.runner.run_test(&target, &local, &remote) {
+        let outcome = if ext.any() {
+            self.runner.run_test_ext(&target, &local, &remote, ext)
+        } else {
+            self.runner.run_test(&target, &local, &remote)
+        };
+        let kind = test.kind.unwrap_or(tests_table::ResultKind::Latency);
+        let step = match &outcome {
             Ok(Outcome::Quit) => Err(Stop(0)),
             Ok(Outcome::Conf { local, remote }) => {
-                let _ = report::render(self.out, &report::conf_lines(&local, &remote));
+                let _ = report::render(self.out, &report::conf_lines(local, remote));
+                if let Some(e) = &mut entry {
+                    e.insert("conf".into(), xjson::conf(local, remote));
+                }
                 Ok(())
             }
             Ok(Outcome::Stats { local, remote }) => {
-                let res = results::compute(&local, &remote);
-                let kind = test.kind.unwrap_or(tests_table::ResultKind::Latency);
+                let res = results::compute(local, remote);
                 let lines = report::result_lines(&self.display, kind, &res, &self.params);
                 let _ = report::render(self.out, &lines);
+                if let Some(e) = &mut entry {
+                    let f = report::result_figures(&self.display, kind, &res);
+                    e.insert("figures".into(), xjson::figures(&f));
+                }
+                Ok(())
+            }
+            Ok(Outcome::Extended {
+                local,
+                remote,
+                extras,
+            }) => {
+                let res = results::compute(local, remote);
+                let lines = report::result_lines(&self.display, kind, &res, &self.params);
+                let _ = report::render(self.out, &lines);
+                let (figs, note) = ext::lines::figures(local, remote, extras);
+                let more =
+                    ext::lines::to_lines(&self.display.units, &figs, note.as_deref(), extras);
+                let _ = report::render(self.out, &more);
+                if let Some(e) = &mut entry {
+                    let mut f = report::result_figures(&self.display, kind, &res);
+                    f.extend(figs);
+                    e.insert("figures".into(), xjson::figures(&f));
+                    xjson::extras(e, local, remote, extras);
+                }
                 Ok(())
             }
             Err(ClientError::Local(msg)) => {
@@ -372,14 +460,60 @@ impl Session<'_> {
                 Err(Stop(1))
             }
             Err(ClientError::Remote(msg)) => {
-                let _ = writeln!(self.err, "server: {}", clip(&msg));
+                let _ = writeln!(self.err, "server: {}", clip(msg));
                 Err(Stop(1))
             }
             Err(ClientError::RemoteFailure) => {
                 let _ = writeln!(self.err, "server failure");
                 Err(Stop(1))
             }
+        };
+        if let (Some(mut e), Some(doc)) = (entry, self.json.as_mut()) {
+            let (status, error) = match &outcome {
+                Ok(Outcome::Quit) => ("quit", serde_json::Value::Null),
+                Ok(_) => ("ok", serde_json::Value::Null),
+                Err(ClientError::Local(m)) => (
+                    "error",
+                    serde_json::json!({"side": "local", "text": clip(m)}),
+                ),
+                Err(ClientError::Remote(m)) => (
+                    "error",
+                    serde_json::json!({"side": "server", "text": clip(m)}),
+                ),
+                Err(ClientError::RemoteFailure) => (
+                    "error",
+                    serde_json::json!({"side": "server", "text": "server failure"}),
+                ),
+            };
+            e.insert("status".into(), status.into());
+            e.insert("error".into(), error);
+            doc.push(serde_json::Value::Object(e));
         }
+        step
+    }
+
+    /// The extensions that apply to `test`; the others get stock's
+    /// "set but not used" warning.
+    fn ext_for(&mut self, test: &TestInfo) -> Extensions {
+        let socket = matches!(
+            test.transport,
+            Transport::Tcp | Transport::Udp | Transport::Sctp | Transport::Sdp
+        );
+        let lat = test.name.ends_with("_lat");
+        let bw = test.name == "tcp_bw" || test.name == "udp_bw";
+        let ext = self.ext.for_test(socket, lat, bw);
+        let unused = [
+            (self.ext.percentiles && !ext.percentiles, "--percentiles"),
+            (self.ext.streams > 1 && ext.streams <= 1, "--streams"),
+            (self.ext.cgroup_cpu && !ext.cgroup_cpu, "--cgroup_cpu"),
+        ];
+        for (_, name) in unused.iter().filter(|(u, _)| *u) {
+            self.say(&format!(
+                "warning: {name} set but not used in test {}",
+                test.name
+            ));
+        }
+        ext
     }
 
     /// The test's own parameter defaults and consumption, then the

@@ -5,12 +5,16 @@
 //! chose and EINTR from the timer ends them, as in stock.
 
 pub mod rds;
+pub mod roundtrip;
 pub mod sock;
 mod stream;
 pub mod timer;
 mod udp;
 
 use std::os::fd::RawFd;
+
+use common::hdr::NsHistogram;
+use roundtrip::{Clocked, RoundTrips, Unclocked};
 
 use crate::proto::{Counters, Ticks};
 use sock::Net;
@@ -68,24 +72,83 @@ fn count(c: &mut Counters, n: usize) {
 /// fires or the peer goes away.  Starts the timer itself (right after the
 /// caller's sync).
 pub fn run(spec: &Spec, fd: RawFd) -> Measured {
+    run_with(spec, fd, &mut Unclocked)
+}
+
+/// [`run`] that also records every round trip of a `_lat` test (`--percentiles`)
+/// as half the time between two completed receives, in ns. The loop reads
+/// the clock once per round trip (vDSO, no syscall) and does nothing else new.
+pub fn run_recording(spec: &Spec, fd: RawFd) -> (Measured, NsHistogram) {
+    // The client's first round trip starts with its first write; the
+    // server's first receive also waits for the client, so it starts later.
+    let mut clock = Clocked::new(spec.role == Role::Client);
+    let m = run_with(spec, fd, &mut clock);
+    (m, clock.into_histogram())
+}
+
+fn run_with<R: RoundTrips>(spec: &Spec, fd: RawFd, rt: &mut R) -> Measured {
     let mut buf = vec![0u8; spec.msg_size];
     let timer = TestTimer::start(spec.time);
     let fin = timer.finished();
     let mut m = Measured::default();
     let b = &mut buf;
+    rt.start();
     match (spec.net.is_stream(), spec.pattern, spec.role) {
         (true, Pattern::Bw, Role::Client) => stream::bw_client(fd, b, fin, &mut m),
         (true, Pattern::Bw, Role::Server) => {
             stream::bw_server(fd, b, fin, &mut m, spec.access_recv)
         }
-        (true, Pattern::Lat, role) => stream::lat(fd, b, fin, &mut m, role == Role::Client),
+        (true, Pattern::Lat, role) => stream::lat(fd, b, fin, &mut m, role == Role::Client, rt),
         (false, Pattern::Bw, Role::Client) => udp::bw_client(fd, b, fin, &mut m),
         (false, Pattern::Bw, Role::Server) => udp::bw_server(fd, b, fin, &mut m, spec.ctl_fd),
-        (false, Pattern::Lat, Role::Client) => udp::lat_client(fd, b, fin, &mut m),
-        (false, Pattern::Lat, Role::Server) => udp::lat_server(fd, b, fin, &mut m, spec.ctl_fd),
+        (false, Pattern::Lat, Role::Client) => udp::lat_client(fd, b, fin, &mut m, rt),
+        (false, Pattern::Lat, Role::Server) => udp::lat_server(fd, b, fin, &mut m, spec.ctl_fd, rt),
     }
     let (s, e) = timer.stop();
     m.time_s = s;
     m.time_e = e;
     m
+}
+
+/// One data connection's measurements (`-P`, `--percentiles`).
+pub struct StreamRun {
+    pub m: Measured,
+    /// Recorded round trips (`_lat` tests with `record`).
+    pub latency: Option<NsHistogram>,
+}
+
+/// Runs the data phase on every socket of `fds` at once, one thread (and
+/// one timer) each; a single socket runs on the calling thread. With
+/// `record`, `_lat` round trips are recorded ([`run_recording`]).
+pub fn run_streams(spec: &Spec, fds: &[RawFd], record: bool) -> Vec<StreamRun> {
+    let one = |fd: RawFd| {
+        if record && spec.pattern == Pattern::Lat {
+            let (m, h) = run_recording(spec, fd);
+            StreamRun {
+                m,
+                latency: Some(h),
+            }
+        } else {
+            StreamRun {
+                m: run(spec, fd),
+                latency: None,
+            }
+        }
+    };
+    if fds.len() == 1 {
+        return vec![one(fds[0])];
+    }
+    let one = &one;
+    std::thread::scope(|sc| {
+        let handles: Vec<_> = fds.iter().map(|&fd| sc.spawn(move || one(fd))).collect();
+        handles
+            .into_iter()
+            .map(|h| {
+                h.join().unwrap_or(StreamRun {
+                    m: Measured::default(),
+                    latency: None,
+                })
+            })
+            .collect()
+    })
 }

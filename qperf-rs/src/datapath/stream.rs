@@ -6,6 +6,7 @@ use std::io;
 use std::os::fd::RawFd;
 use std::sync::atomic::{AtomicBool, Ordering};
 
+use super::roundtrip::RoundTrips;
 use super::{count, Measured};
 
 /// Result of moving one whole message.
@@ -128,7 +129,14 @@ pub(super) fn bw_server(
 /// On a failed call the client counts the error and starts its next round
 /// with a write, until the timer, like stock. The server ends its loop
 /// instead: a hostile client must not keep it spinning for a REQ's `time`.
-pub(super) fn lat(fd: RawFd, buf: &mut [u8], fin: &AtomicBool, m: &mut Measured, client: bool) {
+pub(super) fn lat<R: RoundTrips>(
+    fd: RawFd,
+    buf: &mut [u8],
+    fin: &AtomicBool,
+    m: &mut Measured,
+    client: bool,
+    rt: &mut R,
+) {
     let mut send_turn = client;
     while !fin.load(Ordering::Relaxed) {
         let (step, c) = if send_turn {
@@ -137,9 +145,15 @@ pub(super) fn lat(fd: RawFd, buf: &mut [u8], fin: &AtomicBool, m: &mut Measured,
             (recv_full(fd, buf, fin), &mut m.r)
         };
         match step {
-            Step::Done(n) => count(c, n),
+            Step::Done(n) => {
+                count(c, n);
+                if !send_turn {
+                    rt.received();
+                }
+            }
             Step::Error => {
                 c.errs += 1;
+                rt.broken();
                 if !client {
                     break;
                 }

@@ -6,6 +6,7 @@ use std::io;
 use std::os::fd::RawFd;
 use std::sync::atomic::{AtomicBool, Ordering};
 
+use super::roundtrip::RoundTrips;
 use super::stream::errno_kind;
 use super::{count, Measured};
 
@@ -74,7 +75,13 @@ pub(super) fn bw_server(
     }
 }
 
-pub(super) fn lat_client(fd: RawFd, buf: &mut [u8], fin: &AtomicBool, m: &mut Measured) {
+pub(super) fn lat_client<R: RoundTrips>(
+    fd: RawFd,
+    buf: &mut [u8],
+    fin: &AtomicBool,
+    m: &mut Measured,
+    rt: &mut R,
+) {
     while !fin.load(Ordering::Relaxed) {
         // SAFETY: valid buffer.
         let n = unsafe { libc::write(fd, buf.as_ptr().cast(), buf.len()) };
@@ -82,6 +89,7 @@ pub(super) fn lat_client(fd: RawFd, buf: &mut [u8], fin: &AtomicBool, m: &mut Me
             Dg::Ok(n) => count(&mut m.s, n),
             Dg::Err => {
                 m.s.errs += 1;
+                rt.broken();
                 continue;
             }
             _ => break,
@@ -89,19 +97,26 @@ pub(super) fn lat_client(fd: RawFd, buf: &mut [u8], fin: &AtomicBool, m: &mut Me
         // SAFETY: valid buffer.
         let n = unsafe { libc::read(fd, buf.as_mut_ptr().cast(), buf.len()) };
         match dg(n, fin) {
-            Dg::Ok(n) => count(&mut m.r, n),
-            Dg::Err => m.r.errs += 1,
+            Dg::Ok(n) => {
+                count(&mut m.r, n);
+                rt.received();
+            }
+            Dg::Err => {
+                m.r.errs += 1;
+                rt.broken();
+            }
             _ => break,
         }
     }
 }
 
-pub(super) fn lat_server(
+pub(super) fn lat_server<R: RoundTrips>(
     fd: RawFd,
     buf: &mut [u8],
     fin: &AtomicBool,
     m: &mut Measured,
     ctl_fd: Option<RawFd>,
+    rt: &mut R,
 ) {
     while !fin.load(Ordering::Relaxed) {
         // SAFETY: sockaddr_storage is plain old data.
@@ -119,16 +134,23 @@ pub(super) fn lat_server(
             )
         };
         match dg(n, fin) {
-            Dg::Ok(n) => count(&mut m.r, n),
+            Dg::Ok(n) => {
+                count(&mut m.r, n);
+                rt.received();
+            }
             Dg::Err => {
                 m.r.errs += 1;
+                rt.broken();
                 continue;
             }
             Dg::Idle if client_gone(ctl_fd) => {
                 m.idle = true;
                 break;
             }
-            Dg::Idle => continue,
+            Dg::Idle => {
+                rt.broken();
+                continue;
+            }
             Dg::Fin => break,
         }
         // SAFETY: valid buffer and the address recvfrom filled in.

@@ -33,6 +33,12 @@ pub(super) struct Test<'a> {
     pub(super) timeout: u32,
     /// The server's listener and shared state (single-port mode).
     pub(super) ctx: &'a Ctx,
+    /// Our extension report, sent right after the STAT (ours ↔ ours only).
+    pub(super) report: Option<Vec<u8>>,
+}
+
+pub(super) fn local_error(msg: impl Into<String>) -> CtlError {
+    local(msg)
 }
 
 fn local(msg: impl Into<String>) -> CtlError {
@@ -153,6 +159,9 @@ impl Test<'_> {
     }
 
     fn socket_test(&mut self, req: &Req, net: Net, name: &str) -> Result<bool, CtlError> {
+        if req.ver_inc == crate::ext::wire::ASK_VER_INC {
+            return self.socket_test_ext(req, net, name);
+        }
         Self::validate(req, net)?;
         // Single-port mode (our extension) when the client left the data
         // port to us: TCP on the listening socket, other kinds on the
@@ -241,12 +250,18 @@ impl Test<'_> {
             r,
             ..Stat::default()
         };
-        send_results(self.ctl, self.trace, self.timeout, &stat)
+        let report = self.report.take();
+        send_results_with(self.ctl, self.trace, self.timeout, &stat, report.as_deref())
     }
 
     /// Accepts the data connection, bounded in time, giving up early when
     /// the client reports an error or closes the control connection.
-    fn accept(&mut self, ep: &Socket, net: Net, deadline: Instant) -> Result<Socket, CtlError> {
+    pub(super) fn accept(
+        &mut self,
+        ep: &Socket,
+        net: Net,
+        deadline: Instant,
+    ) -> Result<Socket, CtlError> {
         let mut fds = [
             libc::pollfd {
                 fd: ep.as_raw_fd(),
@@ -306,8 +321,23 @@ impl Test<'_> {
 
 /// Sends our STAT, then waits for the client's sync-after-test (§4.5, §4.6).
 fn send_results(ctl: &mut Control, trace: Trace, to: u32, stat: &Stat) -> Result<(), CtlError> {
+    send_results_with(ctl, trace, to, stat, None)
+}
+
+/// [`send_results`]; `report` (our extension report, only to a client
+/// that asked for it) goes right after the STAT.
+fn send_results_with(
+    ctl: &mut Control,
+    trace: Trace,
+    to: u32,
+    stat: &Stat,
+    report: Option<&[u8]>,
+) -> Result<(), CtlError> {
     dbg_line!(trace, "sending results");
     ctl.send("results", &wire::encode_stat(stat), to)?;
+    if let Some(r) = report {
+        ctl.send("qperf-rs results", r, to)?;
+    }
     dbg_line!(trace, "waiting for synchronization after test");
     let got = ctl.recv("synchronization after test", wire::SYNC_AFTER.len(), to)?;
     if got != wire::SYNC_AFTER {
