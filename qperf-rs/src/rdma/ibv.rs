@@ -450,13 +450,19 @@ impl Device {
                 if let Some(c) = d.cm.as_mut() {
                     c.id = id;
                 }
-                d.create_qp(ctx, id, o.req.rd_atomic).map_err(l)?;
-                let mut p = Device::conn_param();
-                // SAFETY: `id` has its QP; `p` is valid.
-                if unsafe { rdma_accept(id, &mut p) } != 0 {
-                    return Err(l("rdma_accept failed".into()));
-                }
-                Device::cm_ack(ev).map_err(l)?;
+                // The request must be acknowledged on every path: an id
+                // with unacknowledged events cannot be destroyed.
+                let accepted = d.create_qp(ctx, id, o.req.rd_atomic).and_then(|()| {
+                    let mut p = Device::conn_param();
+                    // SAFETY: `id` has its QP; `p` is valid.
+                    if unsafe { rdma_accept(id, &mut p) } != 0 {
+                        return Err("rdma_accept failed".to_string());
+                    }
+                    Ok(())
+                });
+                let acked = Device::cm_ack(ev);
+                accepted.map_err(l)?;
+                acked.map_err(l)?;
                 let ev = Device::cm_expect(&cmref, rdma_cm_event_type::RDMA_CM_EVENT_ESTABLISHED)
                     .map_err(l)?;
                 Device::cm_ack(ev).map_err(l)?;
