@@ -18,6 +18,7 @@ every target, as Markdown tables, JSON and SVG charts.
 
 Usage: netbench [OPTIONS] [TARGETS.toml]
        netbench k8s [--dry-run] CONFIG.toml   (on Kubernetes; netbench k8s --help)
+       netbench merge WRK.json...             (wrk --json workers as one wrk run)
 
 Without a targets file netbench starts its own targets: qperf and HTTP servers
 on loopback and, as root with `ip netns`, inside a network namespace behind a
@@ -70,6 +71,8 @@ pub enum Command {
     Run(RunArgs),
     /// Serve HTTP on an address until killed.
     ServeHttp(String),
+    /// `netbench merge FILES...`.
+    Merge(Vec<String>),
     /// `netbench k8s`.
     K8s(crate::k8s::K8sArgs),
     /// Print `netbench k8s` help.
@@ -85,6 +88,9 @@ pub fn parse(args: &[String]) -> Result<Command, String> {
             [_, addr] => Ok(Command::ServeHttp(addr.clone())),
             _ => Err("usage: netbench serve-http ADDR".into()),
         };
+    }
+    if args.first().map(String::as_str) == Some("merge") {
+        return Ok(Command::Merge(args[1..].to_vec()));
     }
     if args.first().map(String::as_str) == Some("k8s") {
         return Ok(match crate::k8s::parse_args(&args[1..])? {

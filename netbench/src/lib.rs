@@ -23,6 +23,7 @@
 //! | [`progress`] | progress line on a terminal |
 //! | [`sys`] | signals, parent-death signal, uid (the only `unsafe`) |
 //! | [`app`] | one run from arguments to files |
+//! | [`merge`] | `netbench merge`: wrk `--json` workers → one run in wrk's text |
 //! | [`k8s`] | `netbench k8s`: manifests, the cluster run, clean-up |
 
 pub mod app;
@@ -32,6 +33,7 @@ pub mod config;
 pub mod exec;
 pub mod k8s;
 pub mod local;
+pub mod merge;
 pub mod parse;
 pub mod progress;
 pub mod report;

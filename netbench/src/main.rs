@@ -15,6 +15,7 @@ fn main() -> ExitCode {
             print!("{}", netbench::k8s::USAGE);
             Ok(0)
         }
+        Ok(Command::Merge(files)) => netbench::merge::run(&files),
         Ok(Command::K8s(a)) => netbench::k8s::run(a),
         Ok(Command::ServeHttp(addr)) => netbench::serve::serve(&addr).map(|()| 0),
         Ok(Command::Run(run)) => netbench::app::run(run),

@@ -5,6 +5,7 @@ mod golden_parse;
 mod k8s_cluster;
 mod k8s_fake;
 mod k8s_manifests;
+mod merge;
 mod proptests;
 mod support;
 mod tables;
