@@ -22,7 +22,8 @@ Usage: netbench [OPTIONS] [TARGETS.toml]
 
 Without a targets file netbench starts its own targets: qperf and HTTP servers
 on loopback and, as root with `ip netns`, inside a network namespace behind a
-veth pair (routed /32 addresses from 198.18.0.0/15). Short durations are used
+veth pair (routed /32 addresses from 198.18.0.0/15), directly and through an
+emulated Service (iptables DNAT to the pod). Short durations are used
 then; a targets file defaults to the seed's commands (wrk -t64 -c20000 -d3m,
 qperf 2 s per test).
 

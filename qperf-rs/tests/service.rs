@@ -74,7 +74,7 @@ fn ok(f: &Finished, what: &str) -> String {
 
 /// A Service on `vip` → `pod`: each (service port, pod port), TCP and UDP.
 fn service(pod: &Pod, ports: &[(u16, u16)]) -> Service {
-    let mut svc = Service::create(pod).expect("service");
+    let mut svc = Service::create(&pod.host_if).expect("service");
     for &(port, target) in ports {
         for proto in [Proto::Tcp, Proto::Udp] {
             svc.expose(proto, port, &[SocketAddrV4::new(pod.addr, target)])
@@ -191,7 +191,7 @@ fn data_connection_balanced_to_another_replica_is_refused_with_the_cause() {
     let (a, b) = (Pod::create().expect("pod a"), Pod::create().expect("pod b"));
     let _sa = server_in(&a, OURS);
     let _sb = server_in(&b, OURS);
-    let mut svc = Service::create(&a).expect("service");
+    let mut svc = Service::create(&a.host_if).expect("service");
     let backends = [
         SocketAddrV4::new(a.addr, PORT),
         SocketAddrV4::new(b.addr, PORT),

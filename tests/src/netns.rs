@@ -227,22 +227,33 @@ pub struct Service {
 }
 
 impl Service {
-    /// A virtual IP routed into `via`'s veth, with every port rejected
-    /// until [`Service::expose`] maps it.
-    pub fn create(via: &Pod) -> Result<Service, String> {
-        let n = next();
-        let vip = Ipv4Addr::from(block(n) + 1);
+    /// A virtual IP routed into the host veth `route_dev` (a pod's
+    /// [`Pod::host_if`]), with every port rejected until
+    /// [`Service::expose`] maps it.
+    pub fn create(route_dev: &str) -> Result<Service, String> {
+        let comment = format!("{PREFIX}{}-{}", std::process::id(), next());
+        // A block that is routed or assigned already (another fixture of a
+        // process whose PID maps to the same block) is skipped.
+        let mut tries = 0;
+        let vip = loop {
+            let vip = Ipv4Addr::from(block(next()) + 1);
+            let cidr = format!("{vip}/32");
+            let taken = run("ip", &["-o", "addr", "show", "to", &cidr])
+                .map_or(true, |out| !out.trim().is_empty());
+            if !taken && run("ip", &["route", "add", &cidr, "dev", route_dev]).is_ok() {
+                break vip;
+            }
+            tries += 1;
+            if tries == 8 {
+                return Err(format!("no free virtual IP for a Service via {route_dev}"));
+            }
+        };
         let mut svc = Service {
             vip,
-            comment: format!("{PREFIX}{}-{n}", std::process::id()),
+            comment,
             rules: Vec::new(),
-            route_dev: None,
+            route_dev: Some(route_dev.to_string()),
         };
-        run(
-            "ip",
-            &["route", "add", &format!("{vip}/32"), "dev", &via.host_if],
-        )?;
-        svc.route_dev = Some(via.host_if.clone());
         // The filter table sees packets after DNAT: only unmapped ports
         // still have the virtual IP as destination.
         let d = format!("{vip}/32");
@@ -361,7 +372,7 @@ mod tests {
         let (tx, rx) = std::sync::mpsc::channel();
         let r = std::thread::spawn(move || {
             let pod = Pod::create().expect("pod");
-            let mut svc = Service::create(&pod).expect("service");
+            let mut svc = Service::create(&pod.host_if).expect("service");
             let to = SocketAddrV4::new(pod.addr, 4000);
             svc.expose(Proto::Tcp, 4000, &[to, to]).expect("expose");
             let names = (pod.name.clone(), pod.host_if.clone(), svc.comment.clone());

@@ -7,6 +7,12 @@
 //!   pair with routed /32 addresses ([`netns`]), started with
 //!   `ip netns exec`; only when root and `ip netns` work, otherwise a note
 //!   says why and the run is loopback only.
+//! - `service`: the `netns` pod reached through an emulated ClusterIP: a
+//!   virtual IP routed into the veth and kube-proxy's iptables DNAT rules
+//!   ([`testkit::netns::Service`]) for 4000/TCP+UDP and 8080/TCP.  qperf
+//!   runs without `-ip`, which works through one Service port because our
+//!   server takes data on its listen port.  Only with the `netns` target
+//!   and a working iptables.
 //!
 //! Inside the namespace the ports are the runbook's (`-lp 4000 -ip 4001`,
 //! HTTP on 8080): the namespace is ours alone, so they are always free.
@@ -20,6 +26,7 @@ use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
 
+use testkit::netns::{Proto, Service};
 use testkit::proc::ChildGuard;
 
 use crate::config::{QperfTarget, Target};
@@ -42,8 +49,10 @@ pub struct LocalTargets {
     pub targets: Vec<Target>,
     /// Notes for the user (why there is no namespace target, ...).
     pub notes: Vec<String>,
-    // Field order matters: servers are dropped (killed) before the namespace.
+    // Field order matters: servers are dropped (killed) before the
+    // Service rules and the namespace.
     servers: Vec<ChildGuard>,
+    service: Option<Service>,
     netns: Option<Netns>,
 }
 
@@ -55,6 +64,7 @@ pub fn start(tools: &Tools, want_netns: bool) -> Result<LocalTargets, String> {
         targets: Vec::new(),
         notes: Vec::new(),
         servers: Vec::new(),
+        service: None,
         netns: None,
     };
     let lp = testkit::ports::free_port();
@@ -95,7 +105,11 @@ pub fn start(tools: &Tools, want_netns: bool) -> Result<LocalTargets, String> {
         return Ok(local);
     }
     match local.start_netns(tools, &exe) {
-        Ok(()) => {}
+        Ok(()) => {
+            if let Err(e) = local.start_service() {
+                local.notes.push(format!("no service target: {e}"));
+            }
+        }
         Err(e) => {
             // Drop what the namespace attempt started, keep loopback running.
             local.servers.truncate(2);
@@ -140,6 +154,35 @@ impl LocalTargets {
                 ip: Some(NS_QPERF_IP),
             }),
             wrk_url: Some(format!("http://{http_addr}/")),
+            overrides: Overrides::default(),
+        });
+        Ok(())
+    }
+
+    /// The `service` target: the namespace's servers behind a virtual IP.
+    fn start_service(&mut self) -> Result<(), String> {
+        let Some(ns) = &self.netns else {
+            return Err("no namespace".into());
+        };
+        if let Some(why) = testkit::netns::unavailable() {
+            return Err(why);
+        }
+        testkit::netns::remove_stale();
+        let mut svc = Service::create(&ns.host_if)?;
+        let to = |port| std::net::SocketAddrV4::new(ns.pod_addr, port);
+        svc.expose(Proto::Tcp, NS_QPERF_LP, &[to(NS_QPERF_LP)])?;
+        svc.expose(Proto::Udp, NS_QPERF_LP, &[to(NS_QPERF_LP)])?;
+        svc.expose(Proto::Tcp, NS_HTTP_PORT, &[to(NS_HTTP_PORT)])?;
+        let vip = svc.vip;
+        self.service = Some(svc);
+        self.targets.push(Target {
+            name: "service".into(),
+            qperf: Some(QperfTarget {
+                host: vip.to_string(),
+                lp: Some(NS_QPERF_LP),
+                ip: None,
+            }),
+            wrk_url: Some(format!("http://{vip}:{NS_HTTP_PORT}/")),
             overrides: Overrides::default(),
         });
         Ok(())
@@ -195,6 +238,12 @@ impl LocalTargets {
             v.push(format!(
                 "namespace {}: veth {} ({}/32) <-> pod {}/32",
                 ns.name, ns.host_if, ns.host_addr, ns.pod_addr
+            ));
+        }
+        if let Some(svc) = &self.service {
+            v.push(format!(
+                "service {}: DNAT {NS_QPERF_LP}/tcp+udp and {NS_HTTP_PORT}/tcp to the pod (iptables nat OUTPUT, PREROUTING)",
+                svc.vip
             ));
         }
         v

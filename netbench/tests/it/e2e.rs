@@ -259,3 +259,54 @@ fn ctrl_c_stops_everything_and_keeps_the_report() {
         );
     }
 }
+
+/// As root the embedded run has the pod twice: directly (`netns`) and
+/// through an emulated ClusterIP (`service`, DNAT to the same pod, qperf
+/// without `-ip`), and leaves no namespace or iptables rule behind.
+#[test]
+fn embedded_run_as_root_measures_the_pod_through_a_service() {
+    if let Some(why) = testkit::netns::unavailable() {
+        eprintln!("skipping: {why}");
+        return;
+    }
+    let Some((qperf, wrk)) = tools() else { return };
+    if testkit::stock::find("qperf").as_deref() == Some(qperf.as_path()) {
+        eprintln!("skipping: the service target needs our qperf server (single-port data)");
+        return;
+    }
+    let dir = TempDir::new("netbench-e2e-svc").expect("tmp");
+    let out = dir.join("out");
+    let done = run_netbench(&qperf, &wrk, &out, &["--msg-sizes", "64:64:*2"]);
+    let err = done.stderr_str();
+    assert_eq!(done.code(), Some(0), "stderr:\n{err}");
+    let md = std::fs::read_to_string(out.join("report.md")).expect("report.md");
+    assert!(md.contains("| tcp_bw service |"), "{md}");
+    assert!(
+        md.contains("qperf 198.1") && md.contains(" -lp 4000 -t 1 "),
+        "{md}"
+    );
+    // size, 3 × tcp_bw, 2 ratios, 3 × tcp_lat, 2 ratios; wrk: metric, 3, 2.
+    let qrows = table_rows(&md, "qperf");
+    let wrows = table_rows(&md, "wrk");
+    assert_eq!(qrows.len(), 1, "{md}");
+    assert_eq!(qrows[0].len(), 11, "{md}");
+    for row in qrows.iter().chain(&wrows[..3]) {
+        for cell in &row[1..] {
+            assert!(!cell.starts_with("error") && *cell != "-", "{row:?}\n{md}");
+        }
+    }
+    let vip = err
+        .split("service ")
+        .nth(1)
+        .and_then(|s| s.split(':').next())
+        .expect("service line on stderr")
+        .to_string();
+    let nat = Command::new("iptables")
+        .args(["-t", "nat", "-S"])
+        .output()
+        .expect("iptables");
+    assert!(
+        !String::from_utf8_lossy(&nat.stdout).contains(&vip),
+        "rules for {vip} left behind"
+    );
+}
