@@ -108,23 +108,23 @@ pub fn serve(cfg: &ServerConfig) -> i32 {
         if unsafe { libc::poll(&mut p, 1, 100) } <= 0 {
             continue;
         }
+        // Accept under the lobby lock, so a waiting test that takes the
+        // lobby sees every connection accepted so far (none in between).
+        let mut lobby = shared.lobby.lock().unwrap_or_else(|e| e.into_inner());
         let (stream, peer) = match listener.accept() {
             Ok(a) => a,
             Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => continue,
             Err(e) => {
+                drop(lobby);
                 say(&format!("accept failed: {}", strerror(&e)));
                 continue;
             }
         };
-        if let Some(parked) = shared
-            .lobby
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .as_mut()
-        {
+        if let Some(parked) = lobby.as_mut() {
             parked.push(single::Arrival::now(stream, peer));
             continue;
         }
+        drop(lobby);
         spawn_conn(&ctx, stream);
     }
 }

@@ -13,7 +13,8 @@
 //! - a connection that speaks (or closes) before our sync is a control
 //!   connection (or a stray one); so is one from another peer address;
 //! - a data connection is a silent one from the control peer's address,
-//!   quiet for [`SETTLE`] (a second client's REQ arrives well within it);
+//!   quiet for [`SETTLE`] after its arrival and after the client's sync (a
+//!   second client's REQ arrives well within it);
 //! - when several qualify (a stray silent connection), the newest wins: the
 //!   data connection is made just before the client's sync;
 //! - when the client has synced and none arrives within [`GRACE`], the data
@@ -103,10 +104,12 @@ impl Classifier {
         let Some(synced) = self.synced else {
             return Decision::Wait(now + GRACE);
         };
+        // Settled after its arrival and after the sync (so that a data
+        // connection still on its way from the accept queue can win).
         let newest = self.silent.iter().max_by_key(|c| c.at);
         match newest {
-            Some(c) if now >= c.at + SETTLE => Decision::Data(c.id),
-            Some(c) => Decision::Wait(c.at + SETTLE),
+            Some(c) if now >= c.at.max(synced) + SETTLE => Decision::Data(c.id),
+            Some(c) => Decision::Wait(c.at.max(synced) + SETTLE),
             None if now >= synced + GRACE => Decision::Missing,
             None => Decision::Wait(synced + GRACE),
         }
@@ -133,8 +136,13 @@ mod tests {
         // Not before the client's sync, however long it stays silent.
         assert!(matches!(c.decide(ms(t0, 500)), Decision::Wait(_)));
         c.client_synced(ms(t0, 2));
-        assert_eq!(c.decide(ms(t0, 5)), Decision::Wait(ms(t0, 1) + SETTLE));
-        assert_eq!(c.decide(ms(t0, 1) + SETTLE), Decision::Data(1));
+        assert_eq!(c.decide(ms(t0, 5)), Decision::Wait(ms(t0, 2) + SETTLE));
+        assert_eq!(c.decide(ms(t0, 2) + SETTLE), Decision::Data(1));
+        // Long silent before the sync: still settles after the sync.
+        let mut c = Classifier::new(CLIENT);
+        c.arrived(1, CLIENT, t0);
+        c.client_synced(ms(t0, 900));
+        assert_eq!(c.decide(ms(t0, 901)), Decision::Wait(ms(t0, 900) + SETTLE));
     }
 
     #[test]
@@ -158,7 +166,7 @@ mod tests {
         assert!(c.arrived(2, CLIENT, ms(t0, 2)));
         c.client_synced(ms(t0, 3));
         c.spoke(1);
-        assert_eq!(c.decide(ms(t0, 2) + SETTLE), Decision::Data(2));
+        assert_eq!(c.decide(ms(t0, 3) + SETTLE), Decision::Data(2));
         // ... or just after it, inside the settle time.
         let mut c = Classifier::new(CLIENT);
         c.arrived(1, CLIENT, ms(t0, 1));
@@ -166,7 +174,7 @@ mod tests {
         c.arrived(2, CLIENT, ms(t0, 3));
         assert_eq!(c.decide(ms(t0, 10)), Decision::Wait(ms(t0, 3) + SETTLE));
         c.spoke(2);
-        assert_eq!(c.decide(ms(t0, 1) + SETTLE), Decision::Data(1));
+        assert_eq!(c.decide(ms(t0, 3) + SETTLE), Decision::Data(1));
     }
 
     #[test]
@@ -184,9 +192,13 @@ mod tests {
         let t0 = Instant::now();
         let mut c = Classifier::new(CLIENT);
         c.arrived(1, CLIENT, ms(t0, 1)); // stray: silent, never speaks
-        c.arrived(2, CLIENT, ms(t0, 40)); // the data connection
         c.client_synced(ms(t0, 41));
-        assert_eq!(c.decide(ms(t0, 40) + SETTLE), Decision::Data(2));
+        // The data connection is seen only after the sync was (it was
+        // still on its way from the accept queue): the stray must not win
+        // in between.
+        assert_eq!(c.decide(ms(t0, 45)), Decision::Wait(ms(t0, 41) + SETTLE));
+        c.arrived(2, CLIENT, ms(t0, 50));
+        assert_eq!(c.decide(ms(t0, 50) + SETTLE), Decision::Data(2));
         assert_eq!(c.held().collect::<Vec<_>>(), vec![1, 2]);
     }
 

@@ -54,16 +54,16 @@ impl<'a> Lobby<'a> {
         self.ctx.listener.local_addr().map_or(0, |a| a.port())
     }
 
-    /// Everything parked so far plus what waits in the accept queue.
+    /// Everything parked so far plus what waits in the accept queue (under
+    /// the lock the accept loop accepts under: nothing is in between).
     fn take(&self) -> Vec<Arrival> {
-        let mut got = std::mem::take(
-            self.ctx
-                .shared
-                .lobby
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .get_or_insert_with(Vec::new),
-        );
+        let mut lobby = self
+            .ctx
+            .shared
+            .lobby
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        let mut got = std::mem::take(lobby.get_or_insert_with(Vec::new));
         while let Ok((s, peer)) = self.ctx.listener.accept() {
             got.push(Arrival::now(s, peer));
         }
@@ -126,8 +126,27 @@ impl Test<'_> {
         let mut held: HashMap<u64, TcpStream> = HashMap::new();
         let mut next_id = 0u64;
         let mut synced = false;
+        let ctl_fd = self.ctl.stream().as_raw_fd();
         loop {
             let now = Instant::now();
+            if let Some(e) = self.ctl.poll_urgent() {
+                return Err(e);
+            }
+            // The client's sync first: it comes after its data connect()
+            // returned, so the take() below then sees the data connection.
+            if !synced {
+                let mut p = [pollfd(ctl_fd, libc::POLLIN)];
+                poll_in(&mut p, now);
+                if p[0].revents != 0 {
+                    if fd_peer_gone(ctl_fd) {
+                        return Err(local(
+                            "failed to accept TCP connection: client not responding".into(),
+                        ));
+                    }
+                    synced = true;
+                    cls.client_synced(Instant::now());
+                }
+            }
             for a in lobby.take() {
                 next_id += 1;
                 if cls.arrived(next_id, a.peer.ip(), a.at) {
@@ -150,23 +169,6 @@ impl Test<'_> {
                     if let Some(s) = held.remove(id) {
                         lobby.release(s);
                     }
-                }
-            }
-            if let Some(e) = self.ctl.poll_urgent() {
-                return Err(e);
-            }
-            let ctl_fd = self.ctl.stream().as_raw_fd();
-            if !synced {
-                let mut p = [pollfd(ctl_fd, libc::POLLIN)];
-                poll_in(&mut p, now);
-                if p[0].revents != 0 {
-                    if fd_peer_gone(ctl_fd) {
-                        return Err(local(
-                            "failed to accept TCP connection: client not responding".into(),
-                        ));
-                    }
-                    synced = true;
-                    cls.client_synced(Instant::now());
                 }
             }
             let now = Instant::now();
