@@ -329,12 +329,32 @@ fn percentiles_land_where_a_delaying_server_puts_them() {
 /// `port`, sampled from /proc/net/tcp6 until `stop` (our server's data
 /// sockets are IPv6; clients of 127.0.0.1 are IPv4, so another test's
 /// client that got `port` as its ephemeral port is not counted).
+/// Inodes of the sockets this process holds (the in-process server's).
+fn own_socket_inodes() -> std::collections::HashSet<String> {
+    let Ok(dir) = std::fs::read_dir("/proc/self/fd") else {
+        return Default::default();
+    };
+    dir.flatten()
+        .filter_map(|e| std::fs::read_link(e.path()).ok())
+        .filter_map(|l| {
+            let l = l.to_string_lossy().into_owned();
+            Some(l.strip_prefix("socket:[")?.strip_suffix(']')?.to_string())
+        })
+        .collect()
+}
+
+/// Counts, while the test runs, the established connections on `port` held
+/// by this process (so another process's IPv6 socket whose ephemeral port
+/// happens to equal `port` is not counted).
 fn watch_connections(port: u16, stop: Arc<AtomicBool>) -> std::thread::JoinHandle<usize> {
     std::thread::spawn(move || {
         let most = AtomicUsize::new(0);
         let deadline = Instant::now() + Duration::from_secs(30);
         while !stop.load(Ordering::SeqCst) && Instant::now() < deadline {
-            let mut n = 0;
+            // By inode: /proc/net/tcp6 is produced in chunks, so one read
+            // can list a socket twice while the table changes.
+            let mut seen = std::collections::HashSet::new();
+            let ours = own_socket_inodes();
             for f in ["/proc/net/tcp6"] {
                 let text = std::fs::read_to_string(f).unwrap_or_default();
                 for l in text.lines().skip(1) {
@@ -343,11 +363,13 @@ fn watch_connections(port: u16, stop: Arc<AtomicBool>) -> std::thread::JoinHandl
                         .get(1)
                         .and_then(|a| a.rsplit(':').next())
                         .and_then(|p| u16::from_str_radix(p, 16).ok());
+                    let inode = w.get(9).filter(|i| ours.contains(**i));
                     if local_port == Some(port) && w.get(3) == Some(&"01") {
-                        n += 1;
+                        seen.extend(inode.map(|i| i.to_string()));
                     }
                 }
             }
+            let n = seen.len();
             most.fetch_max(n, Ordering::SeqCst);
             std::thread::sleep(Duration::from_millis(20));
         }
