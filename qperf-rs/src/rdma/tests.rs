@@ -116,6 +116,9 @@ fn run_with(name: &str, o: Opts, tweak: impl FnOnce(&mut FakeVerbs, &mut FakeVer
         fin.store(true, Ordering::SeqCst);
     }
     let (server, s) = server.join().unwrap();
+    // Both loops are over (a `-n` run ends before its timer): release the
+    // timer thread instead of waiting out `o.time`.
+    fin.store(true, Ordering::SeqCst);
     timer.join().unwrap();
     // After both loops: nothing writes the server's buffer any more.
     let server_buf = s.buffer();
