@@ -42,6 +42,7 @@ pub mod conn;
 pub mod precise;
 pub mod sampler;
 pub mod timers;
+pub mod uring;
 pub mod worker;
 
 use std::net::SocketAddr;
