@@ -75,14 +75,23 @@ struct Shared {
 /// themselves strictly one at a time under a lock, so measurements never
 /// overlap.
 pub fn serve(cfg: &ServerConfig) -> i32 {
-    let trace = Trace(cfg.debug);
-    let listener = match listen(cfg.listen_port) {
-        Ok(l) => l,
+    match bind(cfg.listen_port) {
+        Ok(listener) => serve_on(cfg, listener),
         Err(msg) => {
             say(&msg);
-            return 1;
+            1
         }
-    };
+    }
+}
+
+/// [`serve`] on a listener bound already (e.g. [`bind`] to port 0 in
+/// tests: no race for a free port); `cfg.listen_port` is not used.
+pub fn serve_on(cfg: &ServerConfig, listener: TcpListener) -> i32 {
+    let trace = Trace(cfg.debug);
+    if let Err(e) = listener.set_nonblocking(true) {
+        say(&format!("listen failed: {}", strerror(&e)));
+        return 1;
+    }
     dbg_line!(trace, "ready for requests");
     let shared = Arc::new(Shared::default());
     let ctx = Ctx {
@@ -165,7 +174,9 @@ fn say(msg: &str) {
     let _ = out.flush();
 }
 
-fn listen(port: u16) -> Result<TcpListener, String> {
+/// Binds and listens on `[::]:port` (dual-stack, like stock), with stock's
+/// error texts.
+pub fn bind(port: u16) -> Result<TcpListener, String> {
     let fail = || "unable to bind to listen port".to_string();
     let s = Socket::new(Domain::IPV6, Type::STREAM, None).map_err(|_| fail())?;
     s.set_reuse_address(true).map_err(|_| fail())?;
@@ -173,7 +184,6 @@ fn listen(port: u16) -> Result<TcpListener, String> {
     s.bind(&addr.into()).map_err(|_| fail())?;
     s.listen(5)
         .map_err(|e| format!("listen failed: {}", strerror(&e)))?;
-    s.set_nonblocking(true).map_err(|_| fail())?;
     Ok(s.into())
 }
 
@@ -221,5 +231,66 @@ fn serve_one(ctx: &Ctx, stream: TcpStream) -> bool {
             }
             false
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::client::{self, Outcome, Target};
+    use crate::datapath::PANIC_MSG_SIZE;
+    use crate::proto::Req;
+    use crate::tests_table;
+
+    fn req(test: &str, msg_size: u32) -> Req {
+        let t = tests_table::find(test).unwrap();
+        Req {
+            ver_maj: 0,
+            ver_min: 4,
+            ver_inc: 11,
+            req_index: t.index(),
+            msg_size,
+            time: 1,
+            timeout: 5,
+            ..Req::default()
+        }
+    }
+
+    #[test]
+    fn serves_the_next_client_after_a_data_loop_panics() {
+        let listener = bind(0).unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let cfg = ServerConfig {
+            listen_port: 0,
+            loc_timeout_secs: 5,
+            debug: false,
+        };
+        let server = std::thread::spawn(move || serve_on(&cfg, listener));
+        let target = Target {
+            host: "127.0.0.1".into(),
+            listen_port: port,
+            wait_secs: 5,
+            debug: false,
+            single_port: false,
+        };
+        let boom = req("tcp_bw", PANIC_MSG_SIZE as u32);
+        let r = client::run_test(&target, &boom, &boom);
+        assert!(
+            matches!(r, Err(client::ClientError::Local(_))),
+            "the panicking test cannot succeed: {r:?}"
+        );
+        let next = req("tcp_lat", 1);
+        match client::run_test(&target, &next, &next) {
+            Ok(Outcome::Stats { remote, .. }) => {
+                assert!(remote.r.msgs > 0 && remote.s.msgs > 0, "{remote:?}")
+            }
+            other => panic!("the next client was not served: {other:?}"),
+        }
+        let quit = req("quit", 0);
+        assert!(matches!(
+            client::run_test(&target, &quit, &quit),
+            Ok(Outcome::Quit)
+        ));
+        assert_eq!(server.join().unwrap(), 0);
     }
 }

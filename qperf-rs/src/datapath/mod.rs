@@ -86,6 +86,11 @@ pub fn run_recording(spec: &Spec, fd: RawFd) -> (Measured, NsHistogram) {
     (m, clock.into_histogram())
 }
 
+/// Test hook: a server data loop of this message size panics once its timer
+/// runs (the server must survive that and serve the next client).
+#[cfg(test)]
+pub(crate) const PANIC_MSG_SIZE: usize = 7_919;
+
 fn run_with<R: RoundTrips>(spec: &Spec, fd: RawFd, rt: &mut R) -> Measured {
     let mut buf = vec![0u8; spec.msg_size];
     let timer = TestTimer::start(spec.time);
@@ -93,6 +98,10 @@ fn run_with<R: RoundTrips>(spec: &Spec, fd: RawFd, rt: &mut R) -> Measured {
     let mut m = Measured::default();
     let b = &mut buf;
     rt.start();
+    #[cfg(test)]
+    if spec.role == Role::Server && spec.msg_size == PANIC_MSG_SIZE {
+        panic!("test hook: the data loop panics");
+    }
     match (spec.net.is_stream(), spec.pattern, spec.role) {
         (true, Pattern::Bw, Role::Client) => stream::bw_client(fd, b, fin, &mut m),
         (true, Pattern::Bw, Role::Server) => {

@@ -7,6 +7,7 @@
 //! counters, sets the "finished" flag and then sends SIGALRM to the data
 //! thread every 10 ms until the loop has noticed.
 
+use std::marker::PhantomData;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Condvar, Mutex, Once};
 use std::thread::JoinHandle;
@@ -44,6 +45,9 @@ pub struct TestTimer {
     shared: Arc<(Mutex<Shared>, Condvar)>,
     thread: Option<JoinHandle<()>>,
     start: Ticks,
+    /// Not `Send`: the helper signals the thread that started the timer,
+    /// so the timer must be stopped (and its helper joined) on that thread.
+    _on_this_thread: PhantomData<*const ()>,
 }
 
 impl TestTimer {
@@ -67,6 +71,7 @@ impl TestTimer {
             shared,
             thread,
             start,
+            _on_this_thread: PhantomData,
         }
     }
 
@@ -78,6 +83,15 @@ impl TestTimer {
     /// Stops the timer; returns (start, end) counters.  Without an expiry
     /// the end counters are taken now.
     pub fn stop(mut self) -> (Ticks, Ticks) {
+        self.halt();
+        let (m, _) = &*self.shared;
+        let end = m.lock().unwrap_or_else(|e| e.into_inner()).end;
+        (self.start, end.unwrap_or_else(cpu::sample))
+    }
+
+    /// Tells the helper thread to stop and joins it, so it never signals
+    /// the data thread again (idempotent).
+    fn halt(&mut self) {
         {
             let (m, c) = &*self.shared;
             let mut g = m.lock().unwrap_or_else(|e| e.into_inner());
@@ -88,9 +102,15 @@ impl TestTimer {
             let _ = t.join();
         }
         self.finished.store(true, Ordering::SeqCst);
-        let (m, _) = &*self.shared;
-        let end = m.lock().unwrap_or_else(|e| e.into_inner()).end;
-        (self.start, end.unwrap_or_else(cpu::sample))
+    }
+}
+
+impl Drop for TestTimer {
+    /// A data loop that panics drops its timer while unwinding: the helper
+    /// is joined here, before the data thread (whose id it signals) can
+    /// exit.
+    fn drop(&mut self) {
+        self.halt();
     }
 }
 
@@ -120,7 +140,9 @@ fn run(
     finished.store(true, Ordering::SeqCst);
     // Interrupt the data thread every 10 ms until it has stopped the timer.
     while !g.stop {
-        // SAFETY: `target` is alive: it joins this thread in `stop`.
+        // SAFETY: `target` is the thread that owns the `TestTimer`; it
+        // joins this thread (`stop` or `Drop`, also when unwinding) before
+        // it can exit, so the id names a live thread here.
         unsafe { libc::pthread_kill(target, libc::SIGALRM) };
         g = c
             .wait_timeout(g, Duration::from_millis(10))
@@ -148,6 +170,21 @@ mod tests {
         assert!(e.real >= s.real + 90, "{s:?} {e:?}");
         let el = t0.elapsed();
         assert!(el >= Duration::from_millis(990) && el < Duration::from_secs(3));
+    }
+
+    #[test]
+    fn a_panicking_loop_joins_the_helper() {
+        // The helper holds a clone of `shared` until it returns: after the
+        // unwind it must be gone, not left signalling a thread that exits.
+        let mut shared = None;
+        let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            let t = TestTimer::start(1);
+            shared = Some(t.shared.clone());
+            panic!("data loop failed");
+        }));
+        assert!(r.is_err());
+        let shared = shared.unwrap();
+        assert_eq!(Arc::strong_count(&shared), 1);
     }
 
     #[test]

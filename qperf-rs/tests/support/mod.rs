@@ -47,20 +47,16 @@ pub struct OurServer {
 
 impl OurServer {
     pub fn start() -> OurServer {
-        let port = testkit::ports::free_port();
+        // Bound here, on a port the kernel picks: listening before the
+        // thread starts, so no wait and no race for a "free" port.
+        let listener = server::bind(0).expect("bind [::]:0");
+        let port = listener.local_addr().expect("local address").port();
         let cfg = ServerConfig {
             listen_port: port,
             loc_timeout_secs: 5,
             debug: false,
         };
-        let thread = std::thread::spawn(move || server::serve(&cfg));
-        let addr: SocketAddr = ([127, 0, 0, 1], port).into();
-        assert!(
-            testkit::proc::wait_for_port(addr, Duration::from_secs(5)),
-            "our server did not come up"
-        );
-        // wait_for_port made a connection that the server must time out on
-        // or see closed; that is fine (it reads EOF at once).
+        let thread = std::thread::spawn(move || server::serve_on(&cfg, listener));
         OurServer {
             port,
             thread: Some(thread),
