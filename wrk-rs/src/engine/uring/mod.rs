@@ -4,7 +4,7 @@
 //!   submission — every connection's sends and receives of one loop turn go
 //!   in with a single `io_uring_enter`, which also waits (with the timer's
 //!   timeout) for the next completions — and the operations the engine
-//!   uses: connect, send, multishot receive, cancel.
+//!   uses: the wait for a connect, send, multishot receive, cancel.
 //! - [`bufring`]: the provided buffer ring the multishot receives fill.
 //! - [`probe`](available): a run-time check, once per process, that the
 //!   kernel lets us set all this up and that a multishot receive really

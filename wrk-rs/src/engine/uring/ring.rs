@@ -14,6 +14,7 @@ use super::bufring::BufRing;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[repr(u8)]
 pub enum Op {
+    /// The wait for a connect to complete (a writability poll).
     Connect = 1,
     Recv = 2,
     Send = 3,
@@ -165,7 +166,7 @@ impl Driver {
         let mut probe = io_uring::Probe::new();
         self.ring.submitter().register_probe(&mut probe)?;
         Ok([
-            opcode::Connect::CODE,
+            opcode::PollAdd::CODE,
             opcode::Send::CODE,
             opcode::RecvMulti::CODE,
             opcode::AsyncCancel::CODE,
@@ -287,20 +288,14 @@ impl Driver {
         unsafe { self.push(e) }
     }
 
-    /// Queues a connect to `addr`.
-    ///
-    /// # Safety
-    /// `addr` must stay valid until the connect's completion has been reaped.
-    pub unsafe fn connect(
-        &mut self,
-        fd: RawFd,
-        addr: &socket2::SockAddr,
-        token: Token,
-    ) -> io::Result<()> {
-        let e = opcode::Connect::new(types::Fd(fd), addr.as_ptr().cast(), addr.len())
+    /// Queues a one-shot wait for `fd` to be writable (or in error): how
+    /// the completion of a non-blocking `connect` is learnt. Its result is
+    /// the poll mask; `SO_ERROR` is left for the first send to report.
+    pub fn poll_writable(&mut self, fd: RawFd, token: Token) -> io::Result<()> {
+        let e = opcode::PollAdd::new(types::Fd(fd), libc::POLLOUT as u32)
             .build()
             .user_data(token.encode());
-        // SAFETY: forwarded to the caller.
+        // SAFETY: a poll points at no memory of ours.
         unsafe { self.push(e) }
     }
 
@@ -312,5 +307,31 @@ impl Driver {
             .user_data(Token::new(Op::Cancel, target.slot, target.epoch).encode());
         // SAFETY: a cancel points at no memory of ours.
         unsafe { self.push(e) }
+    }
+
+    /// Cancels every operation in flight and waits (bounded) until the
+    /// kernel has answered, so no receive can write into the buffers and no
+    /// send can read memory once the caller drops them.
+    pub fn cancel_all(&mut self) {
+        let e = opcode::AsyncCancel2::new(types::CancelBuilder::any())
+            .build()
+            .user_data(Token::new(Op::Cancel, u32::MAX, 0).encode());
+        // SAFETY: a cancel points at no memory of ours.
+        if unsafe { self.push(e) }.is_err() {
+            return;
+        }
+        let ud = Token::new(Op::Cancel, u32::MAX, 0).encode();
+        for _ in 0..100 {
+            if self
+                .submit_and_wait(Some(Duration::from_millis(10)))
+                .is_err()
+            {
+                return;
+            }
+            // Completions stay in the list for the caller.
+            if self.done.iter().any(|c| c.user_data == ud) {
+                return;
+            }
+        }
     }
 }
