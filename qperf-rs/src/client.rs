@@ -254,7 +254,7 @@ impl Run<'_> {
         };
         let ready = rds::client_setup(self.ctl, &self.target.host, &setup)?;
         let test = rds::Test {
-            pattern: pattern_of(name),
+            pattern: Pattern::of(name),
             role: Role::Client,
             msg_size: l.msg_size as usize,
             time: l.time,
@@ -298,6 +298,15 @@ impl Run<'_> {
         )?)
     }
 
+    /// Once the data connections are up: the sync before test, then the
+    /// client's data-path parameters (the timer starts right after).
+    fn sync_before_data(&mut self, net: Net, name: &str) -> Result<Spec, ClientError> {
+        self.ctl
+            .sync_before_traced(self.trace, self.local.timeout)?;
+        dbg_line!(self.trace, "starting timer for {} seconds", self.local.time);
+        Ok(Spec::client(net, name, self.local))
+    }
+
     fn socket_test(&mut self, net: Net, name: &str) -> Result<Outcome, ClientError> {
         let to = self.local.timeout;
         dbg_line!(self.trace, "waiting for port");
@@ -328,20 +337,7 @@ impl Run<'_> {
                 );
             }
         }
-        dbg_line!(self.trace, "sending synchronization before test");
-        dbg_line!(self.trace, "waiting for synchronization before test");
-        self.ctl.sync_before(to)?;
-        dbg_line!(self.trace, "synchronization complete");
-        let spec = Spec {
-            net,
-            pattern: pattern_of(name),
-            role: Role::Client,
-            msg_size: self.local.msg_size as usize,
-            time: self.local.time,
-            access_recv: false,
-            ctl_fd: None,
-        };
-        dbg_line!(self.trace, "starting timer for {} seconds", self.local.time);
+        let spec = self.sync_before_data(net, name)?;
         let m = datapath::run(&spec, data.as_raw_fd());
         dbg_line!(self.trace, "stopping timer");
         let outcome = self.exchange_results([m.time_s, m.time_e], [m.s, m.r]);
@@ -406,15 +402,6 @@ fn recv_results_with(
     dbg_line!(trace, "sending synchronization after test");
     ctl.send("synchronization after test", wire::SYNC_AFTER, to)?;
     Ok((Outcome::Stats { local, remote }, extras))
-}
-
-/// Bandwidth or latency, from the test name.
-fn pattern_of(name: &str) -> Pattern {
-    if name.ends_with("_lat") {
-        Pattern::Lat
-    } else {
-        Pattern::Bw
-    }
 }
 
 impl Run<'_> {
@@ -500,21 +487,8 @@ impl Run<'_> {
                     .map_err(ClientError::Local)?,
             );
         }
-        dbg_line!(self.trace, "sending synchronization before test");
-        dbg_line!(self.trace, "waiting for synchronization before test");
-        self.ctl.sync_before(to)?;
-        dbg_line!(self.trace, "synchronization complete");
-        let spec = Spec {
-            net,
-            pattern: pattern_of(name),
-            role: Role::Client,
-            msg_size: self.local.msg_size as usize,
-            time: self.local.time,
-            access_recv: false,
-            ctl_fd: None,
-        };
+        let spec = self.sync_before_data(net, name)?;
         let fds: Vec<_> = data.iter().map(|d| d.as_raw_fd()).collect();
-        dbg_line!(self.trace, "starting timer for {} seconds", self.local.time);
         let cg = ext::cgroup::Window::start(self.ext.cgroup_cpu);
         let runs = datapath::run_streams(&spec, &fds, self.ext.percentiles);
         let cgroup = cg.stop();

@@ -10,7 +10,8 @@ use std::net::{Shutdown, TcpStream};
 use std::os::fd::AsRawFd;
 use std::time::{Duration, Instant};
 
-use crate::wire;
+use crate::debug::Trace;
+use crate::{dbg_line, wire};
 
 /// How long the error text (and the peer's close after our error) may take.
 pub const ERROR_GRACE: Duration = Duration::from_secs(3);
@@ -179,6 +180,15 @@ impl Control {
                 "synchronize {item} failure: data does not match"
             )));
         }
+        Ok(())
+    }
+
+    /// [`Control::sync_before`] with the `-D` trace lines around it.
+    pub fn sync_before_traced(&mut self, trace: Trace, timeout_secs: u32) -> Result<(), CtlError> {
+        dbg_line!(trace, "sending synchronization before test");
+        dbg_line!(trace, "waiting for synchronization before test");
+        self.sync_before(timeout_secs)?;
+        dbg_line!(trace, "synchronization complete");
         Ok(())
     }
 

@@ -16,7 +16,7 @@ use std::os::fd::RawFd;
 use common::hdr::NsHistogram;
 use roundtrip::{Clocked, RoundTrips, Unclocked};
 
-use crate::proto::{Counters, Ticks};
+use crate::proto::{Counters, Req, Ticks};
 use sock::Net;
 use timer::TestTimer;
 
@@ -32,6 +32,17 @@ pub enum Role {
 pub enum Pattern {
     Bw,
     Lat,
+}
+
+impl Pattern {
+    /// The pattern of test `name` (`tcp_lat` → latency, else bandwidth).
+    pub fn of(name: &str) -> Pattern {
+        if name.ends_with("_lat") {
+            Pattern::Lat
+        } else {
+            Pattern::Bw
+        }
+    }
 }
 
 /// What one side measured.
@@ -60,6 +71,34 @@ pub struct Spec {
     /// client is still connected (datagrams may legitimately stop, e.g.
     /// when too big to send), and ends when it has gone.
     pub ctl_fd: Option<RawFd>,
+}
+
+impl Spec {
+    /// The client's run of test `name` with its local parameters `local`.
+    pub fn client(net: Net, name: &str, local: &Req) -> Spec {
+        Spec {
+            net,
+            pattern: Pattern::of(name),
+            role: Role::Client,
+            msg_size: local.msg_size as usize,
+            time: local.time,
+            access_recv: false,
+            ctl_fd: None,
+        }
+    }
+
+    /// The server's run of `req` (test `name`), watching control socket `ctl_fd`.
+    pub fn server(net: Net, name: &str, req: &Req, ctl_fd: RawFd) -> Spec {
+        Spec {
+            net,
+            pattern: Pattern::of(name),
+            role: Role::Server,
+            msg_size: req.msg_size as usize,
+            time: req.time,
+            access_recv: req.access_recv != 0,
+            ctl_fd: Some(ctl_fd),
+        }
+    }
 }
 
 /// One completed message of `n` bytes.

@@ -11,7 +11,7 @@ use socket2::Socket;
 use super::session::{local_error as local, Test};
 use super::MAX_WAIT_SECS;
 use crate::control::CtlError;
-use crate::datapath::{self, sock, sock::Net, Pattern, Role, Spec};
+use crate::datapath::{self, sock, sock::Net, Spec};
 use crate::ext::{self, wire as xw};
 use crate::proto::Req;
 use crate::{dbg_line, wire};
@@ -74,21 +74,8 @@ impl Test<'_> {
         for s in &data {
             sock::set_idle_timeout(s, Duration::from_secs(u64::from(MAX_WAIT_SECS)));
         }
-        self.ctl.sync_before(self.timeout)?;
-        dbg_line!(self.trace, "synchronization complete");
-        let spec = Spec {
-            net,
-            pattern: if name.ends_with("_lat") {
-                Pattern::Lat
-            } else {
-                Pattern::Bw
-            },
-            role: Role::Server,
-            msg_size: req.msg_size as usize,
-            time: req.time,
-            access_recv: req.access_recv != 0,
-            ctl_fd: Some(self.ctl.stream().as_raw_fd()),
-        };
+        self.ctl.sync_before_traced(self.trace, self.timeout)?;
+        let spec = Spec::server(net, name, req, self.ctl.stream().as_raw_fd());
         let fds: Vec<_> = data.iter().map(|d| d.as_raw_fd()).collect();
         let cg = ext::cgroup::Window::start(ask.flags & xw::CGROUP_CPU != 0);
         let runs = datapath::run_streams(&spec, &fds, ask.flags & xw::PERCENTILES != 0);

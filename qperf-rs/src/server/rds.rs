@@ -34,11 +34,7 @@ impl Test<'_> {
         };
         let ready = rds::server_setup(self.ctl, &setup)?;
         let test = rds::Test {
-            pattern: if name.ends_with("_lat") {
-                Pattern::Lat
-            } else {
-                Pattern::Bw
-            },
+            pattern: Pattern::of(name),
             role: Role::Server,
             msg_size: req.msg_size as usize,
             time: req.time,

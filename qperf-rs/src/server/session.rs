@@ -11,7 +11,7 @@ use super::pin::Pin;
 use super::single::Lobby;
 use super::{Ctx, ServerConfig, MAX_MSG_SIZE, MAX_WAIT_SECS, RDMA_GRACE};
 use crate::control::{strerror, Control, CtlError};
-use crate::datapath::{self, sock, sock::Net, Pattern, Role, Spec};
+use crate::datapath::{self, sock, sock::Net, Role, Spec};
 use crate::debug::Trace;
 use crate::proto::{Counters, Req, Stat, Ticks};
 use crate::tests_table::{self, Transport};
@@ -203,24 +203,8 @@ impl Test<'_> {
         dbg_line!(self.trace, "receiving to {} port {}", net.name(), port);
         // A silent peer must not hold us: bound every blocking data read.
         sock::set_idle_timeout(&data, Duration::from_secs(u64::from(MAX_WAIT_SECS)));
-        dbg_line!(self.trace, "sending synchronization before test");
-        dbg_line!(self.trace, "waiting for synchronization before test");
-        self.ctl.sync_before(self.timeout)?;
-        dbg_line!(self.trace, "synchronization complete");
-        let pattern = if name.ends_with("_lat") {
-            Pattern::Lat
-        } else {
-            Pattern::Bw
-        };
-        let spec = Spec {
-            net,
-            pattern,
-            role: Role::Server,
-            msg_size: req.msg_size as usize,
-            time: req.time,
-            access_recv: req.access_recv != 0,
-            ctl_fd: Some(self.ctl.stream().as_raw_fd()),
-        };
+        self.ctl.sync_before_traced(self.trace, self.timeout)?;
+        let spec = Spec::server(net, name, req, self.ctl.stream().as_raw_fd());
         dbg_line!(self.trace, "starting timer for {} seconds", req.time);
         let m = datapath::run(&spec, data.as_raw_fd());
         dbg_line!(self.trace, "stopping timer");

@@ -109,10 +109,7 @@ impl Ready {
         if let Some(d) = t.idle {
             super::sock::set_idle_timeout(&self.sock, d);
         }
-        dbg_line!(trace, "sending synchronization before test");
-        dbg_line!(trace, "waiting for synchronization before test");
-        ctl.sync_before(self.timeout)?;
-        dbg_line!(trace, "synchronization complete");
+        ctl.sync_before_traced(trace, self.timeout)?;
         let ctl_fd = ctl.stream().as_raw_fd();
         let gone = move || t.idle.is_none() || fd_peer_gone(ctl_fd);
         let phase = Phase {
