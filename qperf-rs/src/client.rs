@@ -4,8 +4,9 @@
 
 use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
 use std::os::fd::AsRawFd;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
+use crate::clock::{Clock, Deadline, SystemClock};
 use crate::control::{Control, CtlError, Side};
 use crate::datapath::{self, rds, sock, sock::Net, Pattern, Role, Spec};
 use crate::debug::Trace;
@@ -91,7 +92,7 @@ pub fn run_test_ext(
         .ok_or_else(|| ClientError::Local(format!("bad request index: {}", remote.req_index)))?;
     dbg_line!(trace, "sending request: {}", test.name);
     dbg_line!(trace, "starting timer for {} seconds", target.wait_secs);
-    let stream = connect(target);
+    let stream = connect(target, &SystemClock);
     dbg_line!(trace, "stopping timer");
     let stream = stream?;
     let mut ctl = Control::new(stream, Side::Client)
@@ -120,20 +121,20 @@ pub fn run_test_ext(
     result
 }
 
-/// Resolves HOST and connects, retrying every second within `-ws`.
-fn connect(target: &Target) -> Result<TcpStream, ClientError> {
+/// Resolves HOST and connects, retrying every second within `-ws` (on `clock`).
+fn connect(target: &Target, clock: &dyn Clock) -> Result<TcpStream, ClientError> {
     let addrs: Vec<SocketAddr> = (target.host.as_str(), target.listen_port)
         .to_socket_addrs()
         .map_err(|e| ClientError::Local(format!("getaddrinfo failed: {}", gai_text(&e))))?
         .collect();
-    let start = Instant::now();
+    let give_up = Deadline::after_secs(clock.now(), target.wait_secs);
     loop {
         for a in &addrs {
             if let Ok(s) = TcpStream::connect(a) {
                 return Ok(s);
             }
         }
-        if start.elapsed() >= Duration::from_secs(u64::from(target.wait_secs)) {
+        if give_up.passed(clock.now()) {
             return Err(ClientError::Local(format!(
                 "{}: failed to connect",
                 target.host
@@ -519,6 +520,33 @@ impl Run<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::clock::FakeClock;
+
+    #[test]
+    fn connect_gives_up_when_the_wait_has_passed_on_its_clock() {
+        // Nothing listens on a port we bound and closed; `-ws 3600` on a
+        // clock that moves 2 h per read: one round of attempts, no sleep
+        // (in real time this would take an hour).
+        let port = {
+            let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+            l.local_addr().unwrap().port()
+        };
+        let target = Target {
+            host: "127.0.0.1".into(),
+            listen_port: port,
+            wait_secs: 3600,
+            debug: false,
+            single_port: false,
+        };
+        let clock = FakeClock::new(Duration::from_secs(7200));
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || tx.send(connect(&target, &clock).map(|_| ())));
+        let got = rx.recv_timeout(Duration::from_secs(30)).expect("no answer");
+        assert_eq!(
+            got,
+            Err(ClientError::Local("127.0.0.1: failed to connect".into()))
+        );
+    }
 
     #[test]
     fn unreachable_data_port_keeps_stock_text_first_and_names_the_address() {

@@ -10,6 +10,7 @@ use std::net::{Shutdown, TcpStream};
 use std::os::fd::AsRawFd;
 use std::time::{Duration, Instant};
 
+use crate::clock::{self, Clock, Deadline, SharedClock};
 use crate::debug::Trace;
 use crate::{dbg_line, wire};
 
@@ -55,14 +56,12 @@ enum Ready {
     Timeout,
 }
 
-/// `poll()` one fd for `events` (plus POLLPRI) until `deadline`.
-fn wait(fd: i32, out: bool, deadline: Instant) -> io::Result<Ready> {
+/// `poll()` one fd for `events` (plus POLLPRI) until `deadline` on `clock`.
+fn wait(fd: i32, out: bool, deadline: Deadline, clock: &dyn Clock) -> io::Result<Ready> {
     loop {
-        let now = Instant::now();
-        if now >= deadline {
+        let Some(ms) = deadline.poll_ms(clock.now(), Duration::MAX) else {
             return Ok(Ready::Timeout);
-        }
-        let ms = (deadline - now).as_millis().clamp(1, i32::MAX as u128) as i32;
+        };
         let events = libc::POLLPRI | if out { libc::POLLOUT } else { libc::POLLIN };
         let mut p = libc::pollfd {
             fd,
@@ -95,13 +94,39 @@ fn wait(fd: i32, out: bool, deadline: Instant) -> io::Result<Ready> {
 pub struct Control {
     stream: TcpStream,
     side: Side,
+    /// Every timeout of this connection (and of the test run over it) is
+    /// decided on this clock.
+    clock: SharedClock,
 }
 
 impl Control {
     /// Wraps a connected stream, making it non-blocking.
     pub fn new(stream: TcpStream, side: Side) -> io::Result<Control> {
+        Control::with_clock(stream, side, clock::system())
+    }
+
+    /// [`Control::new`] deciding its timeouts on `clock`.
+    pub fn with_clock(stream: TcpStream, side: Side, clock: SharedClock) -> io::Result<Control> {
         stream.set_nonblocking(true)?;
-        Ok(Control { stream, side })
+        Ok(Control {
+            stream,
+            side,
+            clock,
+        })
+    }
+
+    /// Now, on this connection's clock.
+    pub fn now(&self) -> Instant {
+        self.clock.now()
+    }
+
+    /// The deadline `secs` seconds from now on this connection's clock.
+    pub fn deadline_secs(&self, secs: u32) -> Deadline {
+        Deadline::after_secs(self.now(), secs)
+    }
+
+    fn wait(&self, out: bool, deadline: Deadline) -> io::Result<Ready> {
+        wait(self.fd(), out, deadline, &*self.clock)
     }
 
     /// The underlying stream (for addresses).
@@ -116,7 +141,7 @@ impl Control {
     /// Sends all of `data` within `timeout_secs` (0 fails at once, like stock).
     pub fn send(&mut self, item: &str, data: &[u8], timeout_secs: u32) -> Result<(), CtlError> {
         let fail = |why: String| CtlError::Local(format!("failed to send {item}: {why}"));
-        let deadline = Instant::now() + Duration::from_secs(u64::from(timeout_secs));
+        let deadline = self.deadline_secs(timeout_secs);
         if timeout_secs == 0 {
             return Err(fail("timed out".into()));
         }
@@ -127,7 +152,7 @@ impl Control {
                 Ok(n) => off += n,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                    match wait(self.fd(), true, deadline).map_err(|e| fail(strerror(&e)))? {
+                    match self.wait(true, deadline).map_err(|e| fail(strerror(&e)))? {
                         Ready::Timeout => return Err(fail("timed out".into())),
                         Ready::Urgent => return Err(self.read_urgent()),
                         _ => {}
@@ -142,7 +167,7 @@ impl Control {
     /// Receives exactly `len` bytes within `timeout_secs`.
     pub fn recv(&mut self, item: &str, len: usize, timeout_secs: u32) -> Result<Vec<u8>, CtlError> {
         let fail = |why: String| CtlError::Local(format!("failed to receive {item}: {why}"));
-        let deadline = Instant::now() + Duration::from_secs(u64::from(timeout_secs));
+        let deadline = self.deadline_secs(timeout_secs);
         if timeout_secs == 0 {
             return Err(fail("timed out".into()));
         }
@@ -151,7 +176,7 @@ impl Control {
         while off < len {
             // An urgent byte may be pending; bytes before its mark are
             // still the peer's regular messages, so take those first.
-            match wait(self.fd(), false, deadline).map_err(|e| fail(strerror(&e)))? {
+            match self.wait(false, deadline).map_err(|e| fail(strerror(&e)))? {
                 Ready::Timeout => return Err(fail("timed out".into())),
                 Ready::Urgent if self.at_mark() => return Err(self.read_urgent()),
                 _ => {}
@@ -202,7 +227,7 @@ impl Control {
 
     /// Non-blocking check for a pending urgent error from the peer.
     pub fn poll_urgent(&mut self) -> Option<CtlError> {
-        match wait(self.fd(), false, Instant::now() + Duration::from_millis(1)) {
+        match self.wait(false, Deadline::after(self.now(), Duration::from_millis(1))) {
             Ok(Ready::Urgent) => Some(self.read_urgent()),
             _ => None,
         }
@@ -211,9 +236,9 @@ impl Control {
     /// Waits up to `d` for the peer to report an error or go away; `None`
     /// when it did neither.
     pub fn wait_peer_error(&mut self, d: Duration) -> Option<CtlError> {
-        let deadline = Instant::now() + d;
+        let deadline = Deadline::after(self.now(), d);
         loop {
-            match wait(self.fd(), false, deadline) {
+            match self.wait(false, deadline) {
                 Ok(Ready::Urgent) => return Some(self.read_urgent()),
                 Ok(Ready::In) if self.peer_gone() => return Some(CtlError::Peer(String::new())),
                 Ok(Ready::In) => std::thread::sleep(Duration::from_millis(5)),
@@ -231,7 +256,7 @@ impl Control {
     /// A `.` ("peer finished") is not an error in stock either; we report it
     /// as an empty peer error only if no text follows.
     fn read_urgent(&mut self) -> CtlError {
-        let deadline = Instant::now() + ERROR_GRACE;
+        let deadline = Deadline::after(self.now(), ERROR_GRACE);
         let fd = self.fd();
         // 1. The urgent byte itself.
         loop {
@@ -241,7 +266,7 @@ impl Control {
             if r == 1 {
                 break;
             }
-            if Instant::now() >= deadline {
+            if deadline.passed(self.now()) {
                 return CtlError::PeerFailure;
             }
             std::thread::sleep(Duration::from_millis(5));
@@ -253,7 +278,7 @@ impl Control {
         // Like stock, the text must end (EOF, an error, or a full buffer)
         // before the deadline, otherwise it is a "failure".
         while text.len() < wire::ERROR_TEXT_MAX {
-            if Instant::now() >= deadline {
+            if deadline.passed(self.now()) {
                 return CtlError::PeerFailure;
             }
             if !at_mark {
@@ -264,7 +289,7 @@ impl Control {
                 Ok(n) if at_mark => text.extend_from_slice(&chunk[..n]),
                 Ok(_) => {}
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                    if let Ok(Ready::Timeout) = wait(fd, false, deadline) {
+                    if let Ok(Ready::Timeout) = self.wait(false, deadline) {
                         return CtlError::PeerFailure;
                     }
                 }
@@ -293,18 +318,19 @@ impl Control {
         let text = wire::bound_error_text(text);
         let _ = self.send("error", text.as_bytes(), ERROR_GRACE.as_secs() as u32);
         let _ = self.stream.shutdown(Shutdown::Write);
-        self.drain(Instant::now() + linger);
+        self.drain(linger);
     }
 
-    /// Reads and discards until EOF, an error, or `deadline`.
-    pub fn drain(&mut self, deadline: Instant) {
+    /// Reads and discards until EOF, an error, or `d` has passed.
+    pub fn drain(&mut self, d: Duration) {
+        let deadline = Deadline::after(self.now(), d);
         let mut chunk = [0u8; 512];
         loop {
             match self.stream.read(&mut chunk) {
                 Ok(0) => return,
                 Ok(_) => {}
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                    match wait(self.fd(), false, deadline) {
+                    match self.wait(false, deadline) {
                         Ok(Ready::Timeout) | Err(_) => return,
                         Ok(Ready::Urgent) => {
                             let mut b = [0u8; 1];
@@ -363,7 +389,9 @@ pub fn strerror(e: &io::Error) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::clock::FakeClock;
     use std::net::TcpListener;
+    use std::sync::Arc;
 
     /// A connected loopback pair: (client side, server side).
     fn pair() -> (Control, Control) {
@@ -374,6 +402,75 @@ mod tests {
             Control::new(c, Side::Client).unwrap(),
             Control::new(s, Side::Server).unwrap(),
         )
+    }
+
+    /// A pair whose client side decides its timeouts on `clock`.
+    fn pair_on(clock: SharedClock) -> (Control, Control) {
+        let (c, s) = pair();
+        (
+            Control::with_clock(c.stream, Side::Client, clock).unwrap(),
+            s,
+        )
+    }
+
+    /// Runs `f` on its own thread; its answer, or a panic after 30 s (a
+    /// wait decided on real time instead of the fake clock takes hours).
+    fn soon<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> T {
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || tx.send(f()));
+        rx.recv_timeout(Duration::from_secs(30))
+            .expect("the wait did not follow its clock")
+    }
+
+    const HOURS: Duration = Duration::from_secs(7200);
+
+    #[test]
+    fn recv_timeout_is_decided_on_the_clock() {
+        let (mut c, s) = pair_on(Arc::new(FakeClock::new(HOURS)));
+        let got = soon(move || c.recv("port", 4, 3600));
+        assert_eq!(
+            got,
+            Err(CtlError::Local("failed to receive port: timed out".into()))
+        );
+        drop(s);
+    }
+
+    #[test]
+    fn send_timeout_is_decided_on_the_clock() {
+        // A peer that never reads: the buffers fill, then the wait for
+        // room ends when the clock says so.
+        let (mut c, s) = pair_on(Arc::new(FakeClock::new(HOURS)));
+        let got = soon(move || c.send("request data", &vec![0u8; 64 << 20], 3600));
+        assert_eq!(
+            got,
+            Err(CtlError::Local(
+                "failed to send request data: timed out".into()
+            ))
+        );
+        drop(s);
+    }
+
+    #[test]
+    fn data_before_the_deadline_is_received() {
+        // The clock moves 1 s per read and the timeout is 10 s: the bytes
+        // already there are taken, not a timeout.
+        let (mut c, mut s) = pair_on(Arc::new(FakeClock::new(Duration::from_secs(1))));
+        s.send("port", &[0, 0, 0, 7], 5).unwrap();
+        assert_eq!(c.recv("port", 4, 10).unwrap(), [0, 0, 0, 7]);
+    }
+
+    #[test]
+    fn error_text_grace_is_decided_on_the_clock() {
+        // The urgent byte without text or close: `server failure` once
+        // ERROR_GRACE has passed on the clock (1 s per read), not in 3 s.
+        let (mut c, s) = pair_on(Arc::new(FakeClock::new(Duration::from_secs(1))));
+        let b = [wire::URGENT_ERROR];
+        // SAFETY: `b` is a valid 1-byte buffer.
+        let n = unsafe { libc::send(s.fd(), b.as_ptr().cast(), 1, libc::MSG_OOB) };
+        assert_eq!(n, 1);
+        let got = soon(move || c.recv("port", 4, 3600));
+        assert_eq!(got, Err(CtlError::PeerFailure));
+        drop(s);
     }
 
     #[test]

@@ -10,6 +10,7 @@
 
 pub mod cli;
 pub mod client;
+pub mod clock;
 pub mod conf;
 pub mod control;
 pub mod cpu;

@@ -21,6 +21,7 @@ use std::time::Duration;
 
 use socket2::{Domain, Socket, Type};
 
+use crate::clock::{self, SharedClock};
 use crate::control::{strerror, Control, CtlError, Side};
 use crate::dbg_line;
 use crate::debug::Trace;
@@ -87,6 +88,11 @@ pub fn serve(cfg: &ServerConfig) -> i32 {
 /// [`serve`] on a listener bound already (e.g. [`bind`] to port 0 in
 /// tests: no race for a free port); `cfg.listen_port` is not used.
 pub fn serve_on(cfg: &ServerConfig, listener: TcpListener) -> i32 {
+    serve_with(cfg, listener, clock::system())
+}
+
+/// [`serve_on`] deciding every timeout on `clock`.
+pub fn serve_with(cfg: &ServerConfig, listener: TcpListener, clock: SharedClock) -> i32 {
     let trace = Trace(cfg.debug);
     if let Err(e) = listener.set_nonblocking(true) {
         say(&format!("listen failed: {}", strerror(&e)));
@@ -98,6 +104,7 @@ pub fn serve_on(cfg: &ServerConfig, listener: TcpListener) -> i32 {
         cfg: cfg.clone(),
         shared: shared.clone(),
         listener: Arc::new(listener),
+        clock,
     };
     let listener = ctx.listener.clone();
     loop {
@@ -130,7 +137,7 @@ pub fn serve_on(cfg: &ServerConfig, listener: TcpListener) -> i32 {
             }
         };
         if let Some(parked) = lobby.as_mut() {
-            parked.push(single::Arrival::now(stream, peer));
+            parked.push(single::Arrival::new(stream, peer, ctx.clock.now()));
             continue;
         }
         drop(lobby);
@@ -144,6 +151,8 @@ struct Ctx {
     cfg: ServerConfig,
     shared: Arc<Shared>,
     listener: Arc<TcpListener>,
+    /// Every timeout of the server is decided on this clock.
+    clock: SharedClock,
 }
 
 /// Serves control connection `stream` on its own thread.
@@ -194,7 +203,7 @@ fn serve_one(ctx: &Ctx, stream: TcpStream) -> bool {
     if stream.set_nonblocking(false).is_err() {
         return false;
     }
-    let Ok(mut ctl) = Control::new(stream, Side::Server) else {
+    let Ok(mut ctl) = Control::with_clock(stream, Side::Server, ctx.clock.clone()) else {
         return false;
     };
     let mut t = Test {

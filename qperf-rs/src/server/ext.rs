@@ -4,7 +4,7 @@
 //! Only reached when the REQ carried the ask, which no stock client sends.
 
 use std::os::fd::AsRawFd;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use socket2::Socket;
 
@@ -60,7 +60,7 @@ impl Test<'_> {
         let mut data = Vec::with_capacity(n as usize);
         if net.is_stream() {
             let ep = &endpoints[0];
-            let deadline = Instant::now() + Duration::from_secs(u64::from(self.timeout.max(1)));
+            let deadline = self.accept_deadline();
             for _ in 0..n {
                 let s = self.accept(ep, net, deadline)?;
                 sock::set_buf_size(&s, req.sock_buf_size).map_err(local)?;

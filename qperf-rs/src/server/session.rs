@@ -3,13 +3,14 @@
 //! (conf, quit, socket tests, and the stock errors of RDS/RDMA here).
 
 use std::os::fd::AsRawFd;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use socket2::Socket;
 
 use super::pin::Pin;
 use super::single::Lobby;
 use super::{Ctx, ServerConfig, MAX_MSG_SIZE, MAX_WAIT_SECS, RDMA_GRACE};
+use crate::clock::Deadline;
 use crate::control::{strerror, Control, CtlError};
 use crate::datapath::{self, sock, sock::Net, Role, Spec};
 use crate::debug::Trace;
@@ -92,7 +93,7 @@ impl Test<'_> {
             Transport::Control => {
                 self.ctl.sync_before(self.timeout)?;
                 // Give the client a moment to close first, like stock's read.
-                self.ctl.drain(Instant::now() + Duration::from_millis(100));
+                self.ctl.drain(Duration::from_millis(100));
                 Ok(true)
             }
             Transport::Tcp => self.socket_test(req, Net::Tcp, test.name),
@@ -187,7 +188,7 @@ impl Test<'_> {
         dbg_line!(self.trace, "sending port");
         self.ctl
             .send("port", &wire::encode_port(u32::from(port)), self.timeout)?;
-        let deadline = Instant::now() + Duration::from_secs(u64::from(self.timeout.max(1)));
+        let deadline = self.accept_deadline();
         let data = match ep {
             Endpoint::Own(ep) if !net.is_stream() => ep,
             ep => {
@@ -238,13 +239,19 @@ impl Test<'_> {
         send_results_with(self.ctl, self.trace, self.timeout, &stat, report.as_deref())
     }
 
+    /// When accepting the data connection(s) gives up: the bounded REQ
+    /// timeout from now, at least a second.
+    pub(super) fn accept_deadline(&self) -> Deadline {
+        self.ctl.deadline_secs(self.timeout.max(1))
+    }
+
     /// Accepts the data connection, bounded in time, giving up early when
     /// the client reports an error or closes the control connection.
     pub(super) fn accept(
         &mut self,
         ep: &Socket,
         net: Net,
-        deadline: Instant,
+        deadline: Deadline,
     ) -> Result<Socket, CtlError> {
         let mut fds = [
             libc::pollfd {
@@ -259,14 +266,12 @@ impl Test<'_> {
             },
         ];
         loop {
-            let now = Instant::now();
-            if now >= deadline {
+            let Some(ms) = deadline.poll_ms(self.ctl.now(), Duration::from_secs(60)) else {
                 return Err(local(format!(
                     "failed to accept {} connection: timed out",
                     net.name()
                 )));
-            }
-            let ms = (deadline - now).as_millis().clamp(1, 60_000) as i32;
+            };
             // SAFETY: two valid pollfds.
             let r = unsafe { libc::poll(fds.as_mut_ptr(), 2, ms) };
             if r <= 0 {
@@ -335,4 +340,71 @@ fn send_results_with(
 /// The error of an RDMA test on a host without InfiniBand (§4.14).
 pub fn rdma_error(req: &Req) -> String {
     crate::rdma::session::no_device_error(req)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::clock::{FakeClock, SharedClock};
+    use crate::control::Side;
+    use std::net::{TcpListener, TcpStream};
+    use std::sync::Arc;
+
+    /// Accepts a data connection nobody makes, with the REQ timeout
+    /// `timeout` (seconds) and every timeout decided on `clock`; the answer
+    /// within 30 s (real time), and the client end of the control
+    /// connection (`close_ctl`: closed before the accept).
+    fn accept_nothing(clock: SharedClock, timeout: u32, close_ctl: bool) -> CtlError {
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let ctx = Ctx {
+                cfg: ServerConfig {
+                    listen_port: 0,
+                    loc_timeout_secs: 5,
+                    debug: false,
+                },
+                shared: Arc::default(),
+                listener: Arc::new(super::super::bind(0).unwrap()),
+                clock: clock.clone(),
+            };
+            let l = TcpListener::bind("127.0.0.1:0").unwrap();
+            let client = TcpStream::connect(l.local_addr().unwrap()).unwrap();
+            let mut ctl = Control::with_clock(l.accept().unwrap().0, Side::Server, clock).unwrap();
+            if close_ctl {
+                drop(client);
+            }
+            let mut t = Test {
+                ctl: &mut ctl,
+                trace: Trace(false),
+                timeout,
+                ctx: &ctx,
+                report: None,
+            };
+            let ep = sock::server_endpoint(Net::Tcp, 0, 0).unwrap();
+            let deadline = t.accept_deadline();
+            let _ = tx.send(t.accept(&ep, Net::Tcp, deadline).err());
+        });
+        rx.recv_timeout(Duration::from_secs(30))
+            .expect("the accept did not follow its clock")
+            .expect("nobody connected, yet accepted")
+    }
+
+    #[test]
+    fn the_data_accept_times_out_on_the_clock() {
+        // A REQ timeout of an hour on a clock that moves 2 h per read.
+        let clock = Arc::new(FakeClock::new(Duration::from_secs(7200)));
+        assert_eq!(
+            accept_nothing(clock, 3600, false),
+            local("failed to accept TCP connection: timed out")
+        );
+    }
+
+    #[test]
+    fn the_data_accept_gives_up_when_the_client_has_gone() {
+        let clock = Arc::new(FakeClock::new(Duration::from_millis(1)));
+        assert_eq!(
+            accept_nothing(clock, 3600, true),
+            local("failed to accept TCP connection: client not responding")
+        );
+    }
 }

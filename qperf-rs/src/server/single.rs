@@ -13,6 +13,7 @@ use socket2::Socket;
 use super::classify::{Classifier, Decision};
 use super::session::Test;
 use super::{spawn_conn, Ctx};
+use crate::clock::Deadline;
 use crate::control::{fd_peer_gone, strerror, CtlError};
 
 /// A connection the accept loop parked while a test waits for its data.
@@ -23,12 +24,8 @@ pub(super) struct Arrival {
 }
 
 impl Arrival {
-    pub(super) fn now(stream: TcpStream, peer: SocketAddr) -> Arrival {
-        Arrival {
-            stream,
-            peer,
-            at: Instant::now(),
-        }
+    pub(super) fn new(stream: TcpStream, peer: SocketAddr, at: Instant) -> Arrival {
+        Arrival { stream, peer, at }
     }
 }
 
@@ -65,7 +62,7 @@ impl<'a> Lobby<'a> {
             .unwrap_or_else(|e| e.into_inner());
         let mut got = std::mem::take(lobby.get_or_insert_with(Vec::new));
         while let Ok((s, peer)) = self.ctx.listener.accept() {
-            got.push(Arrival::now(s, peer));
+            got.push(Arrival::new(s, peer, self.ctx.clock.now()));
         }
         got
     }
@@ -90,12 +87,10 @@ impl Drop for Lobby<'_> {
     }
 }
 
-/// `poll()` on `fds` until `until` (at most [`TICK`]; at once when past).
-fn poll_in(fds: &mut [libc::pollfd], until: Instant) {
-    let ms = until
-        .saturating_duration_since(Instant::now())
-        .min(TICK)
-        .as_millis() as i32;
+/// `poll()` on `fds` from `now` until `until` (at most [`TICK`]; at once
+/// when past).
+fn poll_in(fds: &mut [libc::pollfd], now: Instant, until: Instant) {
+    let ms = until.saturating_duration_since(now).min(TICK).as_millis() as i32;
     // SAFETY: `fds` is a valid, initialised slice of pollfds.
     unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, ms) };
 }
@@ -114,7 +109,7 @@ impl Test<'_> {
     pub(super) fn accept_on_listener(
         &mut self,
         lobby: &Lobby,
-        deadline: Instant,
+        deadline: Deadline,
     ) -> Result<Socket, CtlError> {
         let local = |m: String| CtlError::Local(m);
         let peer = self
@@ -128,7 +123,7 @@ impl Test<'_> {
         let mut synced = false;
         let ctl_fd = self.ctl.stream().as_raw_fd();
         loop {
-            let now = Instant::now();
+            let now = self.ctl.now();
             if let Some(e) = self.ctl.poll_urgent() {
                 return Err(e);
             }
@@ -136,7 +131,7 @@ impl Test<'_> {
             // returned, so the take() below then sees the data connection.
             if !synced {
                 let mut p = [pollfd(ctl_fd, libc::POLLIN)];
-                poll_in(&mut p, now);
+                poll_in(&mut p, now, now);
                 if p[0].revents != 0 {
                     if fd_peer_gone(ctl_fd) {
                         return Err(local(
@@ -144,7 +139,7 @@ impl Test<'_> {
                         ));
                     }
                     synced = true;
-                    cls.client_synced(Instant::now());
+                    cls.client_synced(self.ctl.now());
                 }
             }
             for a in lobby.take() {
@@ -162,7 +157,7 @@ impl Test<'_> {
                 .filter_map(|id| held.get(id))
                 .map(|s| pollfd(s.as_raw_fd(), libc::POLLIN))
                 .collect();
-            poll_in(&mut fds, now);
+            poll_in(&mut fds, now, now);
             for (id, p) in ids.iter().zip(&fds) {
                 if p.revents != 0 {
                     cls.spoke(*id);
@@ -171,7 +166,7 @@ impl Test<'_> {
                     }
                 }
             }
-            let now = Instant::now();
+            let now = self.ctl.now();
             match cls.decide(now) {
                 Decision::Data(id) => {
                     let s = held
@@ -192,7 +187,7 @@ impl Test<'_> {
                     )))
                 }
                 Decision::Wait(until) => {
-                    if now >= deadline {
+                    if deadline.passed(now) {
                         return Err(local("failed to accept TCP connection: timed out".into()));
                     }
                     // Sleep until something can change: a parked arrival,
@@ -208,7 +203,7 @@ impl Test<'_> {
                     };
                     fds.push(pollfd(ctl_fd, ctl_events));
                     fds.push(pollfd(self.ctx.listener.as_raw_fd(), libc::POLLIN));
-                    poll_in(&mut fds, until.min(deadline));
+                    poll_in(&mut fds, now, until.min(deadline.at()));
                 }
             }
         }
