@@ -26,5 +26,6 @@ pub mod resolve;
 pub mod run;
 pub mod script;
 pub mod script_api;
+pub mod sys;
 pub mod tls;
 pub mod url;

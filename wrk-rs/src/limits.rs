@@ -17,33 +17,22 @@ pub fn overhead(threads: u64) -> u64 {
 /// kernel's `fs.nr_open`, since an "unlimited" hard limit cannot be set as
 /// the soft one); returns the soft limit in effect afterwards.
 pub fn raise_nofile() -> u64 {
-    let mut lim = libc::rlimit {
-        rlim_cur: 0,
-        rlim_max: 0,
+    let Ok((soft, hard)) = crate::sys::nofile_limit() else {
+        return u64::MAX;
     };
-    // SAFETY: plain syscalls on local structs.
-    unsafe {
-        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) != 0 {
-            return u64::MAX;
+    let mut targets = vec![hard];
+    if let Some(n) = nr_open() {
+        targets.push(n.min(hard));
+    }
+    for want in targets {
+        if want <= soft {
+            break;
         }
-        let mut targets = vec![lim.rlim_max];
-        if let Some(n) = nr_open() {
-            targets.push(n.min(lim.rlim_max));
-        }
-        for want in targets {
-            if want <= lim.rlim_cur {
-                break;
-            }
-            let new = libc::rlimit {
-                rlim_cur: want,
-                rlim_max: lim.rlim_max,
-            };
-            if libc::setrlimit(libc::RLIMIT_NOFILE, &new) == 0 {
-                return want;
-            }
+        if crate::sys::set_nofile_limit(want, hard).is_ok() {
+            return want;
         }
     }
-    lim.rlim_cur
+    soft
 }
 
 fn nr_open() -> Option<u64> {

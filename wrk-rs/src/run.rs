@@ -118,10 +118,8 @@ fn create_output(path: Option<&Path>, what: &str) -> Result<Option<File>, Fatal>
     })
 }
 
-/// strerror text without Rust's ` (os error N)` suffix.
 fn os_message(e: &std::io::Error) -> String {
-    let s = e.to_string();
-    s.split(" (os error").next().unwrap_or_default().to_string()
+    crate::sys::io_message(e)
 }
 
 fn run_inner(cfg: &Config) -> Result<(), Fatal> {
@@ -141,8 +139,9 @@ fn run_inner(cfg: &Config) -> Result<(), Fatal> {
     };
     let addrs = resolve_target(cfg, main.as_mut())?;
     let stop = Arc::new(AtomicBool::new(false));
-    let handles = start_threads(cfg, &headers, main.as_mut(), addrs[0], &stop)?;
-    let (results, window) = wait_and_join(cfg, handles, &stop);
+    let fatal = Arc::new(engine::FatalSlot::new(signal::wake));
+    let handles = start_threads(cfg, &headers, main.as_mut(), addrs[0], &stop, &fatal)?;
+    let (results, window) = wait_and_join(cfg, handles, &stop, &fatal)?;
     report_and_done(cfg, main.as_mut(), &results, &window, outputs)?;
     // Thread scripts stay alive until after done() (thread:get reads them).
     drop(results);
@@ -157,6 +156,7 @@ fn start_threads(
     mut main: Option<&mut Box<dyn MainScript>>,
     addr0: std::net::SocketAddr,
     stop: &Arc<AtomicBool>,
+    fatal: &Arc<engine::FatalSlot>,
 ) -> Result<Vec<ThreadHandle>, Fatal> {
     let threads = usize::try_from(cfg.threads).unwrap_or(usize::MAX);
     let per_thread = usize::try_from(cfg.connections / cfg.threads).unwrap_or(usize::MAX);
@@ -213,7 +213,12 @@ fn start_threads(
             }),
             script_shape: shape.clone(),
         };
-        handles.push(engine::start_thread(ecfg, thread_script, stop.clone()));
+        let handle = engine::start_thread(ecfg, thread_script, stop.clone(), fatal.clone())
+            .map_err(|e| Fatal {
+                message: e.to_string(),
+                code: 2,
+            })?;
+        handles.push(handle);
     }
     Ok(handles)
 }
@@ -228,12 +233,15 @@ struct Window {
 }
 
 /// Banner, then `duration` seconds or a SIGINT, then stop and join; returns
-/// the results and the measured window (banner to joined, like wrk).
+/// the results and the measured window (banner to joined, like wrk). A
+/// script failure in a worker ends the wait at once and is returned (wrk's
+/// LuaJIT panic ends the process).
 fn wait_and_join(
     cfg: &Config,
     handles: Vec<ThreadHandle>,
     stop: &AtomicBool,
-) -> (Vec<ThreadResult>, Window) {
+    fatal: &engine::FatalSlot,
+) -> Result<(Vec<ThreadResult>, Window), Fatal> {
     let interrupt = signal::Interrupt::arm();
     let mut out = std::io::stdout();
     let _ = common::wrk::report::render_banner(
@@ -249,16 +257,24 @@ fn wait_and_join(
     let deadline = start
         .checked_add(Duration::from_secs(cfg.duration_s))
         .unwrap_or_else(|| start + Duration::from_secs(100 * 365 * 86_400));
-    interrupt.wait_until(deadline);
+    if fatal.get().is_none() {
+        interrupt.wait_until(deadline);
+    }
+    if let Some(f) = fatal.get() {
+        return Err(f.into());
+    }
     stop.store(true, Ordering::SeqCst);
-    let results: Vec<ThreadResult> = handles.into_iter().map(ThreadHandle::join).collect();
+    let mut results: Vec<ThreadResult> = handles.into_iter().map(ThreadHandle::join).collect();
+    if let Some(f) = results.iter_mut().find_map(|r| r.failure.take()) {
+        return Err(f.into());
+    }
     let runtime_us = u64::try_from(start.elapsed().as_micros()).unwrap_or(u64::MAX);
     let window = Window {
         start: start_wall,
         end: SystemTime::now(),
         runtime_us,
     };
-    (results, window)
+    Ok((results, window))
 }
 
 /// Merges, corrects and prints the report (and writes `--json`/`--hdr`),

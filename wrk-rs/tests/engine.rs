@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use testkit::http::HttpTarget;
 use testkit::misbehave::{Behavior, MisbehavingServer};
-use wrk_rs::engine::{start_thread, EngineConfig, RateConfig, ThreadResult};
+use wrk_rs::engine::{start_thread, EngineConfig, FatalSlot, RateConfig, ThreadResult};
 use wrk_rs::script_api::{ScriptFailure, ScriptShape, ThreadScript};
 
 fn get(addr: SocketAddr, path: &str) -> Vec<u8> {
@@ -34,7 +34,7 @@ fn config(addr: SocketAddr, request: Vec<u8>, connections: usize) -> EngineConfi
 /// Runs one thread for `ms`, then stops it.
 fn run(cfg: EngineConfig, script: Option<Box<dyn ThreadScript>>, ms: u64) -> ThreadResult {
     let stop = Arc::new(AtomicBool::new(false));
-    let h = start_thread(cfg, script, stop.clone());
+    let h = start_thread(cfg, script, stop.clone(), FatalSlot::detached()).expect("thread");
     std::thread::sleep(Duration::from_millis(ms));
     stop.store(true, Ordering::Relaxed);
     h.join()
@@ -294,7 +294,9 @@ fn script_hooks_request_response_delay_and_stop() {
     let stop = Arc::new(AtomicBool::new(false));
     let started = std::time::Instant::now();
     // thread:stop() ends the thread by itself, without the stop flag.
-    let r = start_thread(cfg, Some(Box::new(script)), stop).join();
+    let r = start_thread(cfg, Some(Box::new(script)), stop, FatalSlot::detached())
+        .expect("thread")
+        .join();
     assert!(started.elapsed() < Duration::from_secs(5));
     assert_eq!(r.complete, 20);
     assert_eq!(responses.load(Ordering::Relaxed), 20);
@@ -468,7 +470,9 @@ fn stops_at_next_tick_with_ten_samples_per_second() {
         config(srv.addr(), get(srv.addr(), "/"), 2),
         None,
         stop.clone(),
-    );
+        FatalSlot::detached(),
+    )
+    .expect("thread");
     std::thread::sleep(Duration::from_millis(1000));
     let asked = std::time::Instant::now();
     stop.store(true, Ordering::Relaxed);

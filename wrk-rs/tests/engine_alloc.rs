@@ -14,7 +14,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use testkit::http::HttpTarget;
-use wrk_rs::engine::{start_thread, EngineConfig};
+use wrk_rs::engine::{start_thread, EngineConfig, FatalSlot};
 
 /// Worker thread name used by this test (unique among the test's threads).
 const WORKER: &str = "wrk-77";
@@ -85,7 +85,7 @@ fn keep_alive_requests_do_not_allocate() {
         script_shape: None,
     };
     let stop = Arc::new(AtomicBool::new(false));
-    let h = start_thread(cfg, None, stop.clone());
+    let h = start_thread(cfg, None, stop.clone(), FatalSlot::detached()).expect("thread");
     std::thread::sleep(Duration::from_millis(1500));
     stop.store(true, Ordering::Relaxed);
     let r = h.join();

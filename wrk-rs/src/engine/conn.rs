@@ -1,8 +1,6 @@
-//! One connection's state (wrk.md §2.3) and its socket plumbing.
-//!
-//! The state machine itself is driven by `worker.rs`; this file keeps the
-//! per-connection fields and the socket-level operations (open, read, write,
-//! close) for plain TCP and TLS behind one small interface.
+//! One connection's socket plumbing for the mio back end: open, read,
+//! write and close for plain TCP, AF_UNIX and TLS behind one small
+//! interface. The connection's policy lives in [`super::machine`].
 
 use std::io::{self, Read, Write};
 use std::net::SocketAddr;
@@ -14,76 +12,20 @@ use mio::{Interest, Registry, Token};
 use socket2::{Domain, Protocol, Socket, Type};
 
 use crate::error_detail::Cause;
-use crate::http::batch::HeadMask;
-use crate::http::ResponseParser;
-use crate::rate::Schedule;
 use crate::tls::{ReadOutcome, TlsSession};
 
-/// Where a connection is in its life cycle.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Phase {
-    /// Non-blocking connect issued, waiting for the first event.
-    Connecting,
-    /// TLS handshake in progress.
-    Handshake,
-    /// Connected: sending batches and reading responses.
-    Ready,
-    /// Synchronous connect/registration failure: never retried (wrk).
-    Dead,
-}
-
-/// One connection slot.
-pub struct Conn {
+/// One connection's socket and, for https, its TLS session; the policy
+/// state is the connection's [`super::machine::Machine`].
+#[derive(Default)]
+pub struct Link {
     pub sock: Option<Stream>,
     /// Boxed: a rustls session is ~1 KB and most runs are plain TCP.
     pub tls: Option<Box<TlsSession>>,
-    pub phase: Phase,
-    pub parser: ResponseParser,
-    /// Dynamic request bytes (script `request()`), reused across batches.
-    pub req: Vec<u8>,
-    /// Bytes of the current batch already written (0 = no batch started).
-    pub written: usize,
-    /// Responses still expected for the current batch (wraps like wrk's).
-    pub pending: u64,
-    /// When the batch's first byte was written (µs).
-    pub start_us: u64,
-    /// `-R`: when the batch should have been sent (µs).
-    pub intended_us: u64,
-    /// A new batch may be sent (wrk: writable interest registered).
-    pub want_write: bool,
-    /// Next batch waits for `delay()` first.
-    pub delayed: bool,
-    /// A delay or pacing timer is armed.
-    pub waiting: bool,
-    /// Bumped on every reconnect; stale timers are ignored.
-    pub generation: u32,
-    /// `-R` pacing.
-    pub schedule: Option<Schedule>,
-    /// `HEAD` requests of the current dynamic batch (`request()`).
-    pub head: HeadMask,
+    /// The TLS handshake is in progress (the machine is not `Connected` yet).
+    pub handshaking: bool,
 }
 
-impl Conn {
-    pub fn new(collect: bool, schedule: Option<Schedule>) -> Conn {
-        Conn {
-            sock: None,
-            tls: None,
-            phase: Phase::Connecting,
-            parser: ResponseParser::new(collect),
-            req: Vec::new(),
-            written: 0,
-            pending: 0,
-            start_us: 0,
-            intended_us: 0,
-            want_write: false,
-            delayed: false,
-            waiting: false,
-            generation: 0,
-            schedule,
-            head: 0,
-        }
-    }
-
+impl Link {
     /// Closes the socket (TLS: close_notify first). Closing the fd also
     /// removes it from the event loop.
     pub fn close(&mut self) {
@@ -92,6 +34,7 @@ impl Conn {
         }
         self.tls = None;
         self.sock = None;
+        self.handshaking = false;
     }
 
     /// Writes batch bytes: plain TCP directly, TLS through the session.
@@ -202,14 +145,4 @@ fn open_tcp(addr: SocketAddr) -> io::Result<TcpStream> {
         Err(e) => return Err(e),
     }
     Ok(TcpStream::from_std(sock.into()))
-}
-
-#[cfg(test)]
-mod tests {
-    /// Per-connection state stays small (`-c` in the hundreds of
-    /// thousands): 264 bytes now; a TLS session inline would add ~1 KB.
-    #[test]
-    fn connection_state_is_small() {
-        assert!(std::mem::size_of::<super::Conn>() <= 320);
-    }
 }

@@ -39,6 +39,7 @@
 
 pub mod clock;
 pub mod conn;
+pub mod machine;
 pub mod precise;
 pub mod sampler;
 pub mod timers;
@@ -47,12 +48,12 @@ pub mod worker;
 
 use std::net::SocketAddr;
 use std::sync::atomic::AtomicBool;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use common::wrk::report::Errors;
 use common::wrk::stats::Stats;
 
-use crate::script_api::ThreadScript;
+use crate::script_api::{ScriptFailure, ThreadScript};
 
 /// `-R` (wrk2 mode): the total rate shared by all connections of all threads.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -112,6 +113,8 @@ pub struct ThreadResult {
     pub uncorrected: Option<common::hdr::Recorder>,
     /// The thread's script, handed back for `done()`.
     pub script: Option<Box<dyn ThreadScript>>,
+    /// A script hook failed and ended the thread (the run is void).
+    pub failure: Option<ScriptFailure>,
 }
 
 impl ThreadResult {
@@ -127,6 +130,7 @@ impl ThreadResult {
             corrected: cfg.rate.map(|_| common::hdr::Recorder::new()),
             uncorrected: cfg.rate.map(|_| common::hdr::Recorder::new()),
             script,
+            failure: None,
         }
     }
 }
@@ -146,45 +150,74 @@ impl ThreadHandle {
     }
 }
 
+/// The first script failure of any worker thread, for the main thread
+/// (which prints it and exits like wrk's LuaJIT panic); `wake` interrupts
+/// the main thread's wait.
+pub struct FatalSlot {
+    failure: Mutex<Option<ScriptFailure>>,
+    wake: fn(),
+}
+
+impl FatalSlot {
+    pub fn new(wake: fn()) -> FatalSlot {
+        FatalSlot {
+            failure: Mutex::new(None),
+            wake,
+        }
+    }
+
+    /// A slot nobody waits on (tests, embedders that join and look at
+    /// [`ThreadResult::failure`]).
+    pub fn detached() -> Arc<FatalSlot> {
+        Arc::new(FatalSlot::new(|| {}))
+    }
+
+    /// Keeps the first failure and wakes the main thread.
+    pub fn set(&self, f: ScriptFailure) {
+        if let Ok(mut slot) = self.failure.lock() {
+            slot.get_or_insert(f);
+        }
+        (self.wake)();
+    }
+
+    /// The failure, if a worker reported one.
+    pub fn get(&self) -> Option<ScriptFailure> {
+        self.failure.lock().ok().and_then(|s| s.clone())
+    }
+}
+
+/// A worker thread could not be created (wrk: `unable to create thread N:
+/// <reason>`, exit 2).
+#[derive(Debug)]
+pub struct CannotCreate {
+    pub index: usize,
+    pub error: std::io::Error,
+}
+
+impl std::fmt::Display for CannotCreate {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let msg = match self.error.raw_os_error() {
+            Some(n) => crate::sys::strerror(n),
+            None => self.error.to_string(),
+        };
+        write!(f, "unable to create thread {}: {msg}", self.index)
+    }
+}
+
 /// Spawns the OS thread with its own event loop. `stop` set → the thread
-/// finishes and returns.
-///
-/// Like wrk, a thread whose event loop or OS thread cannot be created ends
-/// the process: `unable to create thread N: <reason>` on stderr, exit 2.
+/// finishes and returns; a script failure is also left in `fatal`.
 pub fn start_thread(
     cfg: EngineConfig,
     script: Option<Box<dyn ThreadScript>>,
     stop: Arc<AtomicBool>,
-) -> ThreadHandle {
+    fatal: Arc<FatalSlot>,
+) -> Result<ThreadHandle, CannotCreate> {
     let index = cfg.index;
-    let worker = match worker::Worker::new(cfg, script, stop) {
-        Ok(w) => w,
-        Err(e) => cannot_create(index, &e),
-    };
-    match std::thread::Builder::new()
+    let worker = worker::Worker::new(cfg, script, stop, fatal)
+        .map_err(|error| CannotCreate { index, error })?;
+    std::thread::Builder::new()
         .name(format!("wrk-{index}"))
         .spawn(move || worker.run())
-    {
-        Ok(inner) => ThreadHandle { inner },
-        Err(e) => cannot_create(index, &e),
-    }
-}
-
-fn cannot_create(index: usize, e: &std::io::Error) -> ! {
-    use std::io::Write;
-    let _ = std::io::stdout().flush();
-    let msg = e.raw_os_error().map_or_else(
-        || e.to_string(),
-        |n| {
-            // strerror text without Rust's " (os error N)" suffix.
-            std::io::Error::from_raw_os_error(n)
-                .to_string()
-                .split(" (os error")
-                .next()
-                .unwrap_or_default()
-                .to_string()
-        },
-    );
-    eprintln!("unable to create thread {index}: {msg}");
-    std::process::exit(2)
+        .map(|inner| ThreadHandle { inner })
+        .map_err(|error| CannotCreate { index, error })
 }

@@ -6,7 +6,7 @@
 //! (edge-triggered) and re-armed only when the earliest due time changes.
 
 use std::io;
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::os::fd::{AsRawFd, OwnedFd};
 
 use mio::unix::SourceFd;
 use mio::{Interest, Registry, Token};
@@ -20,18 +20,7 @@ pub struct PreciseTimer {
 
 impl PreciseTimer {
     pub fn new(registry: &Registry, token: Token) -> io::Result<PreciseTimer> {
-        // SAFETY: plain syscall; the result is checked before use.
-        let fd = unsafe {
-            libc::timerfd_create(
-                libc::CLOCK_MONOTONIC,
-                libc::TFD_NONBLOCK | libc::TFD_CLOEXEC,
-            )
-        };
-        if fd < 0 {
-            return Err(io::Error::last_os_error());
-        }
-        // SAFETY: `fd` is a fresh descriptor we own.
-        let fd = unsafe { OwnedFd::from_raw_fd(fd) };
+        let fd = crate::sys::timerfd()?;
         registry.register(&mut SourceFd(&fd.as_raw_fd()), token, Interest::READABLE)?;
         Ok(PreciseTimer { fd, armed_us: None })
     }
@@ -42,21 +31,7 @@ impl PreciseTimer {
         if self.armed_us == Some(due_us) {
             return;
         }
-        let wait = due_us.saturating_sub(now_us).max(1);
-        let spec = libc::itimerspec {
-            it_interval: libc::timespec {
-                tv_sec: 0,
-                tv_nsec: 0,
-            },
-            it_value: libc::timespec {
-                tv_sec: (wait / 1_000_000) as libc::time_t,
-                tv_nsec: ((wait % 1_000_000) * 1000) as libc::c_long,
-            },
-        };
-        // SAFETY: valid fd and a fully initialised itimerspec.
-        let rc =
-            unsafe { libc::timerfd_settime(self.fd.as_raw_fd(), 0, &spec, std::ptr::null_mut()) };
-        if rc == 0 {
+        if crate::sys::timerfd_arm(&self.fd, due_us.saturating_sub(now_us)).is_ok() {
             self.armed_us = Some(due_us);
         }
     }

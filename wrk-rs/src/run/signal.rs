@@ -8,6 +8,8 @@ use std::sync::atomic::{AtomicI32, Ordering};
 use std::time::{Duration, Instant};
 
 static WAKE_FD: AtomicI32 = AtomicI32::new(-1);
+/// Read end of the self-pipe (created before the worker threads start).
+static READ_FD: AtomicI32 = AtomicI32::new(-1);
 
 extern "C" fn on_sigint(_: libc::c_int) {
     let fd = WAKE_FD.load(Ordering::Relaxed);
@@ -18,13 +20,28 @@ extern "C" fn on_sigint(_: libc::c_int) {
     }
 }
 
-/// Start-up: ignore SIGPIPE and SIGINT (like wrk before the run).
+/// Start-up: ignore SIGPIPE and SIGINT (like wrk before the run), and
+/// create the self-pipe that a SIGINT or [`wake`] writes to.
 pub fn ignore_during_setup() {
-    // SAFETY: installing SIG_IGN dispositions.
+    // SAFETY: installing SIG_IGN dispositions takes no pointers.
     unsafe {
         libc::signal(libc::SIGPIPE, libc::SIG_IGN);
         libc::signal(libc::SIGINT, libc::SIG_IGN);
     }
+    if READ_FD.load(Ordering::SeqCst) >= 0 {
+        return;
+    }
+    let mut fds = [-1i32; 2];
+    // SAFETY: pipe2 writes two descriptors into the 2-element array.
+    if unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC | libc::O_NONBLOCK) } == 0 {
+        READ_FD.store(fds[0], Ordering::SeqCst);
+        WAKE_FD.store(fds[1], Ordering::SeqCst);
+    }
+}
+
+/// Cuts the main thread's wait short (a worker thread failed).
+pub fn wake() {
+    on_sigint(0);
 }
 
 /// The armed SIGINT: wait for the run's end or an interrupt.
@@ -33,21 +50,20 @@ pub struct Interrupt {
 }
 
 impl Interrupt {
-    /// Creates the self-pipe and installs the handler.
+    /// Installs the handler (the self-pipe exists since setup).
     pub fn arm() -> Interrupt {
-        let mut fds = [-1i32; 2];
-        // SAFETY: pipe2 fills `fds`; sigaction with a plain handler.
+        // SAFETY: a zeroed sigaction is a valid empty one; we install a
+        // plain handler that only does an async-signal-safe write.
         unsafe {
-            if libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC | libc::O_NONBLOCK) == 0 {
-                WAKE_FD.store(fds[1], Ordering::Relaxed);
-            }
             let mut sa: libc::sigaction = std::mem::zeroed();
             sa.sa_sigaction = on_sigint as *const () as libc::sighandler_t;
             sa.sa_flags = libc::SA_RESTART;
             libc::sigemptyset(&mut sa.sa_mask);
             libc::sigaction(libc::SIGINT, &sa, std::ptr::null_mut());
         }
-        Interrupt { read_fd: fds[0] }
+        Interrupt {
+            read_fd: READ_FD.load(Ordering::SeqCst),
+        }
     }
 
     /// Sleeps until `deadline` or a SIGINT; true if interrupted.

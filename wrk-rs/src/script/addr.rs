@@ -3,8 +3,8 @@
 //! Lookup goes through libc `getaddrinfo` so the failure texts are glibc's
 //! `gai_strerror` messages, exactly what wrk prints.
 
-use std::ffi::{CStr, CString};
-use std::net::{SocketAddr, SocketAddrV4, SocketAddrV6, TcpStream};
+use std::ffi::CString;
+use std::net::{SocketAddr, TcpStream};
 use std::sync::atomic::{AtomicI32, Ordering};
 
 use mlua::{MetaMethod, UserData, UserDataMethods};
@@ -69,62 +69,7 @@ pub fn lookup_opt(
         Ok(c) => c,
         Err(_) => return Err(fail("Servname not supported for ai_socktype")),
     };
-    let ptr = |c: &Option<CString>| c.as_ref().map_or(std::ptr::null(), |c| c.as_ptr());
-    // SAFETY: zeroed addrinfo is a valid "no hints" value; we set the fields we need.
-    let mut hints: libc::addrinfo = unsafe { std::mem::zeroed() };
-    hints.ai_family = libc::AF_UNSPEC;
-    hints.ai_socktype = libc::SOCK_STREAM;
-    let mut res: *mut libc::addrinfo = std::ptr::null_mut();
-    // SAFETY: valid C strings, hints and out pointer.
-    let rc = unsafe { libc::getaddrinfo(ptr(&c_host), ptr(&c_service), &hints, &mut res) };
-    if rc != 0 {
-        // SAFETY: gai_strerror returns a static string.
-        let msg = unsafe { CStr::from_ptr(libc::gai_strerror(rc)) };
-        return Err(fail(&msg.to_string_lossy()));
-    }
-    let mut out = Vec::new();
-    let mut p = res;
-    while !p.is_null() {
-        // SAFETY: p walks the list getaddrinfo returned; freed below.
-        let ai = unsafe { &*p };
-        if let Some(a) = sockaddr_to_std(ai.ai_addr, ai.ai_addrlen) {
-            out.push(a);
-        }
-        p = ai.ai_next;
-    }
-    // SAFETY: res came from getaddrinfo.
-    unsafe { libc::freeaddrinfo(res) };
-    Ok(out)
-}
-
-fn sockaddr_to_std(sa: *const libc::sockaddr, len: libc::socklen_t) -> Option<SocketAddr> {
-    if sa.is_null() {
-        return None;
-    }
-    // SAFETY: family is checked before reading the matching struct of sufficient length.
-    unsafe {
-        match i32::from((*sa).sa_family) {
-            libc::AF_INET if len as usize >= std::mem::size_of::<libc::sockaddr_in>() => {
-                let s = &*(sa as *const libc::sockaddr_in);
-                let ip = std::net::Ipv4Addr::from(u32::from_be(s.sin_addr.s_addr));
-                Some(SocketAddr::V4(SocketAddrV4::new(
-                    ip,
-                    u16::from_be(s.sin_port),
-                )))
-            }
-            libc::AF_INET6 if len as usize >= std::mem::size_of::<libc::sockaddr_in6>() => {
-                let s = &*(sa as *const libc::sockaddr_in6);
-                let ip = std::net::Ipv6Addr::from(s.sin6_addr.s6_addr);
-                Some(SocketAddr::V6(SocketAddrV6::new(
-                    ip,
-                    u16::from_be(s.sin6_port),
-                    s.sin6_flowinfo,
-                    s.sin6_scope_id,
-                )))
-            }
-            _ => None,
-        }
-    }
+    crate::sys::getaddrinfo(c_host.as_deref(), c_service.as_deref()).map_err(|e| fail(&e.0))
 }
 
 /// Blocking connect probe (no timeout, like wrk); the socket is closed at once.
@@ -140,16 +85,7 @@ pub fn connect_probe(addr: &SocketAddr) -> bool {
 
 /// strerror text of the last failed probe (`Connection refused`).
 pub fn last_connect_error() -> String {
-    strerror(LAST_CONNECT_ERRNO.load(Ordering::Relaxed))
-}
-
-/// C `strerror` text for an errno value.
-pub fn strerror(errno: i32) -> String {
-    // SAFETY: strerror returns a pointer to a valid C string (thread-unsafe
-    // only in its buffer reuse; we copy immediately and call it rarely).
-    unsafe { CStr::from_ptr(libc::strerror(errno)) }
-        .to_string_lossy()
-        .into_owned()
+    crate::sys::strerror(LAST_CONNECT_ERRNO.load(Ordering::Relaxed))
 }
 
 #[cfg(test)]
