@@ -47,7 +47,7 @@ impl ThreadScript for Script {
             });
         }
         out.clear();
-        out.extend_from_slice(if self.requests % 2 == 0 {
+        out.extend_from_slice(if self.requests.is_multiple_of(2) {
             b"HEAD / HTTP/1.1\r\n\r\n"
         } else {
             GET
@@ -301,7 +301,7 @@ fn parse_errors_and_socket_errors_reconnect() {
 
 #[test]
 fn head_responses_have_no_body() {
-    let head = b"HEAD / HTTP/1.1\r\nHost: a\r\n\r\n";
+    let head: &[u8] = b"HEAD / HTTP/1.1\r\nHost: a\r\n\r\n";
     let mut r = Rig::new(head, 1, 2000);
     r.connect();
     r.feed(Event::Received(
@@ -309,7 +309,7 @@ fn head_responses_have_no_body() {
     ));
     assert_eq!(r.tally.complete, 1);
     // Mixed pipelines: only the HEAD answer skips its body.
-    let batch = [&GET[..], head, GET].concat();
+    let batch = [GET, head, GET].concat();
     let mut r = Rig::new(&batch, 3, 2000);
     r.connect();
     let with_body = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nhi";
