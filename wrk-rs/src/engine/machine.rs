@@ -430,7 +430,10 @@ impl Machine {
         if self.outgoing(policy).is_empty() {
             self.writing = false;
             self.written = 0;
-            self.want_write = false;
+            // Responses may complete the batch before its last write is
+            // reported (an early answer, or a completion back end's order):
+            // then the next batch may start.
+            self.want_write = self.busy_since == 0;
             return Action::Idle;
         }
         Action::Send

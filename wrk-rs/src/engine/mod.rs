@@ -39,6 +39,7 @@
 
 pub mod clock;
 pub mod conn;
+pub mod core;
 pub mod machine;
 pub mod precise;
 pub mod sampler;

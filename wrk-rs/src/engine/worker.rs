@@ -14,7 +14,7 @@
 //! timerfd) and nothing else: what is counted is decided by the machine.
 
 use std::io;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -22,14 +22,12 @@ use mio::{Events, Interest, Poll, Token};
 
 use super::clock::now_us;
 use super::conn::{open, Link};
-use super::machine::{Action, Env, Event, Machine, MonotonicClock, Policy, Tally};
+use super::core::ThreadCore;
+use super::machine::{Action, Event, Machine};
 use super::precise::PreciseTimer;
-use super::sampler::INTERVAL_US;
-use super::timers::Timers;
 use super::{EngineConfig, FatalSlot, ThreadResult};
 use crate::error_detail::Cause;
-use crate::rate::Schedule;
-use crate::script_api::{ScriptFailure, ThreadScript};
+use crate::script_api::ThreadScript;
 use crate::tls::{Handshake, ReadOutcome, TlsClient};
 
 /// Read buffer size (wrk's RECVBUF is 8192; larger means fewer reads for
@@ -46,23 +44,12 @@ struct Slot {
 
 /// Per-thread engine state.
 pub struct Worker {
-    cfg: EngineConfig,
+    core: ThreadCore,
     poll: Poll,
     slots: Vec<Slot>,
     tls: Option<TlsClient>,
-    script: Option<Box<dyn ThreadScript>>,
-    policy: Policy,
-    tally: Tally,
-    timers: Timers,
     precise: Option<PreciseTimer>,
     buf: Box<[u8]>,
-    stop: Arc<AtomicBool>,
-    /// Where a script failure is reported to the main thread.
-    fatal: Arc<FatalSlot>,
-    /// A script hook failed: the loop ends and the run is over.
-    failure: Option<ScriptFailure>,
-    /// `-R`: when this thread's schedules start (µs).
-    origin: Option<u64>,
 }
 
 impl Worker {
@@ -73,39 +60,21 @@ impl Worker {
         fatal: Arc<FatalSlot>,
     ) -> io::Result<Worker> {
         let poll = Poll::new()?;
-        let shape = cfg.script_shape.clone().filter(|_| script.is_some());
         let tls = match &cfg.tls_server_name {
             Some(host) => Some(TlsClient::new(host, cfg.addr.ip()).map_err(io::Error::other)?),
             None => None,
         };
-        // Each run's schedule starts when its threads are created (threads of
-        // one run start within moments of each other; the global spread of
-        // `rate::Schedule` keeps the total rate either way).
-        let origin = cfg.rate.map(|_| now_us());
         let precise = match cfg.rate {
             Some(_) => PreciseTimer::new(poll.registry(), TIMER_TOKEN).ok(),
             None => None,
         };
-        let mut policy = Policy::new(cfg.request.clone(), cfg.pipeline, cfg.timeout_ms);
-        policy.dynamic = shape.as_ref().is_some_and(|s| s.dynamic);
-        policy.has_delay = shape.as_ref().is_some_and(|s| s.delay);
-        policy.has_response = shape.as_ref().is_some_and(|s| s.response);
-        policy.batch_latency = cfg.rate.is_some_and(|r| r.batch_latency);
         Ok(Worker {
-            timers: Timers::with_capacity(cfg.connections),
-            tally: Tally::new(policy.timeout_us, cfg.rate.is_some(), now_us()),
-            policy,
-            origin,
+            core: ThreadCore::new(cfg, script, stop, fatal),
             poll,
             slots: Vec::new(),
             tls,
-            script,
             precise,
             buf: vec![0u8; RECV_BUF].into_boxed_slice(),
-            stop,
-            fatal,
-            failure: None,
-            cfg,
         })
     }
 
@@ -114,30 +83,23 @@ impl Worker {
     pub fn run(mut self) -> ThreadResult {
         self.open_all();
         let mut events = Events::with_capacity(self.slots.len().clamp(16, 1024) + 1);
-        let start = now_us();
-        self.tally.start_sampling(start);
-        let mut next_tick = start + INTERVAL_US;
+        self.core.start(now_us());
         loop {
             let now = now_us();
-            if now >= next_tick {
-                self.tally.sample(now);
-                if self.stop.load(Ordering::Relaxed) {
-                    break;
+            match self.core.tick(now) {
+                Some(false) => break,
+                Some(true) => {
+                    for i in 0..self.slots.len() {
+                        self.drive(i, Event::Tick);
+                    }
                 }
-                for i in 0..self.slots.len() {
-                    self.drive(i, Event::Tick);
-                }
-                // Repeating timer re-armed after processing: drifts like wrk's.
-                next_tick = now + INTERVAL_US;
+                None => {}
             }
             self.fire_timers(now);
-            if self.finished() {
+            if self.core.finished() {
                 break;
             }
-            let wake = self
-                .timers
-                .next_due()
-                .map_or(next_tick, |t| t.min(next_tick));
+            let wake = self.core.next_wake();
             let now = now_us();
             let wait = wake.saturating_sub(now);
             let timeout = match self.precise.as_mut() {
@@ -163,16 +125,13 @@ impl Worker {
                 let closed = ev.is_read_closed() || ev.is_error();
                 let readable = ev.is_readable() || closed;
                 self.on_event(ev.token().0, readable, closed, ev.is_writable());
-                if self.failure.is_some() {
+                if self.core.failed() {
                     break;
                 }
             }
-            if self.finished() {
+            if self.core.finished() {
                 break;
             }
-        }
-        if let Some(f) = &self.failure {
-            self.fatal.set(f.clone());
         }
         // wrk leaves its sockets to process exit; closing thousands of them
         // here would delay the join and stretch the measured runtime, so a
@@ -190,24 +149,7 @@ impl Worker {
         } else {
             close_all(links);
         }
-        let t = self.tally;
-        ThreadResult {
-            complete: t.complete,
-            bytes: t.bytes,
-            errors: t.errors,
-            error_detail: t.error_detail,
-            latency: t.latency,
-            requests: t.requests,
-            corrected: t.corrected,
-            uncorrected: t.uncorrected,
-            script: self.script,
-            failure: self.failure,
-        }
-    }
-
-    /// The script stopped the thread, or a hook failed.
-    fn finished(&self) -> bool {
-        self.failure.is_some() || self.script.as_ref().is_some_and(|s| s.stop_requested())
+        self.core.into_result()
     }
 
     /// Opens every connection slot once. A slot whose socket cannot even be
@@ -215,18 +157,10 @@ impl Worker {
     /// in wrk; we do not keep its state, so `-c1m` under a 20,000-descriptor
     /// limit holds memory only for the connections that exist.
     fn open_all(&mut self) {
-        for k in 0..self.cfg.connections {
-            let schedule = self.cfg.rate.zip(self.origin).map(|(r, start)| {
-                Schedule::new(
-                    r.total_rate,
-                    r.total_connections,
-                    r.first_connection + k,
-                    start,
-                )
-            });
+        for k in 0..self.core.cfg.connections {
             self.slots.push(Slot {
                 link: Link::default(),
-                machine: Machine::new(self.policy.has_response, schedule),
+                machine: self.core.new_machine(k),
             });
             let i = self.slots.len() - 1;
             self.connect(i);
@@ -247,22 +181,7 @@ impl Worker {
 
     /// One machine step; `None` after a script failure.
     fn feed(&mut self, i: usize, ev: Event<'_>) -> Option<Action> {
-        if self.failure.is_some() {
-            return None;
-        }
-        let mut env = Env {
-            policy: &self.policy,
-            tally: &mut self.tally,
-            script: self.script.as_deref_mut(),
-            clock: &MonotonicClock,
-        };
-        match self.slots[i].machine.handle(ev, &mut env) {
-            Ok(a) => Some(a),
-            Err(f) => {
-                self.failure = Some(f);
-                None
-            }
-        }
+        self.core.feed(&mut self.slots[i].machine, ev)
     }
 
     /// Performs the machine's actions until it waits for an event.
@@ -271,8 +190,7 @@ impl Worker {
             let next = match action {
                 Action::Idle => return,
                 Action::Arm(due) => {
-                    let generation = self.slots[i].machine.generation();
-                    self.timers.arm(due, i as u32, generation);
+                    self.core.arm(due, i, &self.slots[i].machine);
                     return;
                 }
                 Action::Reconnect => {
@@ -282,7 +200,7 @@ impl Worker {
                 }
                 Action::Send => {
                     let slot = &mut self.slots[i];
-                    let out = slot.machine.outgoing(&self.policy);
+                    let out = slot.machine.outgoing(&self.core.policy);
                     match slot.link.write(out) {
                         // TLS buffer full: wait for writability (flush, then resume).
                         Ok(0) => return,
@@ -302,7 +220,7 @@ impl Worker {
 
     /// Fires due delay/pacing timers.
     fn fire_timers(&mut self, now: u64) {
-        while let Some(t) = self.timers.pop_due(now) {
+        while let Some(t) = self.core.due_timer(now) {
             let i = t.conn as usize;
             if i < self.slots.len() {
                 self.drive(i, Event::Timer(t.generation));
@@ -312,8 +230,8 @@ impl Worker {
 
     /// Opens connection `i`'s socket; a synchronous failure kills the slot (wrk).
     fn connect(&mut self, i: usize) {
-        let unix = self.cfg.unix_socket.as_deref();
-        let registered = open(self.cfg.addr, unix).and_then(|mut sock| {
+        let unix = self.core.cfg.unix_socket.as_deref();
+        let registered = open(self.core.cfg.addr, unix).and_then(|mut sock| {
             self.poll
                 .registry()
                 .register(&mut sock, Token(i), Interest::READABLE | Interest::WRITABLE)
@@ -428,7 +346,7 @@ impl Worker {
         if self.slots[i].machine.wants_send() {
             self.drive(i, Event::CanSend);
         }
-        self.failure.is_none()
+        !self.core.failed()
     }
 }
 
