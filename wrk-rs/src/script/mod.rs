@@ -33,7 +33,6 @@ mod state;
 mod stats;
 mod thread;
 mod values;
-mod verify;
 mod worker;
 
 use crate::script_api::{MainScript, ScriptFailure};
@@ -46,7 +45,6 @@ use state::new_state;
 pub use addr::{addr_text, lookup};
 pub use output::flush_c_stdout;
 pub use stats::{call_index, percentile};
-pub use verify::verify as verify_request;
 pub use worker::{delay_ms, MAX_DELAY_MS};
 
 /// What the CLI knows about the run, copied into every Lua state's `wrk` table.

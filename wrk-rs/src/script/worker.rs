@@ -12,7 +12,6 @@ use crate::script_api::{ScriptFailure, ScriptShape, ThreadScript};
 use super::errors::failure;
 use super::thread::ThreadShared;
 use super::values::lua_number_text;
-use super::verify;
 
 /// One worker thread's state.
 pub(crate) struct LuaThread {
@@ -96,7 +95,7 @@ impl ThreadScript for LuaThread {
     fn validate(&mut self) -> Result<ScriptShape, ScriptFailure> {
         let mut buf = Vec::new();
         self.fetch_request(&mut buf).map_err(failure)?;
-        let pipeline = verify::verify(&buf).map_err(|message| ScriptFailure {
+        let pipeline = crate::request::validate(&buf).map_err(|message| ScriptFailure {
             message,
             exit_code: 1,
         })?;
