@@ -87,7 +87,7 @@ pub fn run_test_ext(
     remote: &Req,
     ext: Extensions,
 ) -> Result<Outcome, ClientError> {
-    let trace = Trace(target.debug);
+    let trace = Trace::stderr(target.debug);
     let test = tests_table::by_index(remote.req_index)
         .ok_or_else(|| ClientError::Local(format!("bad request index: {}", remote.req_index)))?;
     dbg_line!(trace, "sending request: {}", test.name);
@@ -227,7 +227,7 @@ impl Run<'_> {
         if transport != Transport::Rc {
             req.use_cm = 0; // CM is for RC only, as in stock
         }
-        let (trace, to) = (self.trace, self.local.timeout);
+        let (trace, to) = (self.trace.clone(), self.local.timeout);
         let open = Open {
             ctl: self.ctl,
             req: &req,
@@ -236,8 +236,8 @@ impl Run<'_> {
             host: &self.target.host,
             timeout: to,
         };
-        let out = session::run::<crate::rdma::Device, _>(open, name, trace, |ctl, local| {
-            recv_results(ctl, trace, to, local)
+        let out = session::run::<crate::rdma::Device, _>(open, name, &trace, |ctl, local| {
+            recv_results(ctl, &trace, to, local)
         })?;
         Ok(out)
     }
@@ -248,7 +248,7 @@ impl Run<'_> {
         let l = self.local;
         let setup = rds::Setup {
             kind: rds::Kind::Rds,
-            trace: self.trace,
+            trace: self.trace.clone(),
             timeout: l.timeout,
             port: l.port,
             buf_size: l.sock_buf_size,
@@ -262,7 +262,7 @@ impl Run<'_> {
             access_recv: false,
             idle: None,
         };
-        let m = ready.run(self.ctl, &test, self.trace)?;
+        let m = ready.run(self.ctl, &test, &self.trace)?;
         let outcome = self.exchange_results([m.time_s, m.time_e], [m.s, m.r]);
         drop(ready);
         outcome
@@ -287,13 +287,13 @@ impl Run<'_> {
         };
         if self.expect_report {
             let (outcome, report) =
-                recv_results_with(self.ctl, self.trace, self.local.timeout, local, true)?;
+                recv_results_with(self.ctl, &self.trace, self.local.timeout, local, true)?;
             self.pending_report = report;
             return Ok(outcome);
         }
         Ok(recv_results(
             self.ctl,
-            self.trace,
+            &self.trace,
             self.local.timeout,
             local,
         )?)
@@ -303,7 +303,7 @@ impl Run<'_> {
     /// client's data-path parameters (the timer starts right after).
     fn sync_before_data(&mut self, net: Net, name: &str) -> Result<Spec, ClientError> {
         self.ctl
-            .sync_before_traced(self.trace, self.local.timeout)?;
+            .sync_before_traced(&self.trace, self.local.timeout)?;
         dbg_line!(self.trace, "starting timer for {} seconds", self.local.time);
         Ok(Spec::client(net, name, self.local))
     }
@@ -371,7 +371,7 @@ pub fn unreachable_hint(err: &str, net: Net, host: &str, port: u16, single: bool
 /// The server's STAT, then sync-after-test (spec §4.5, §4.6), given our own.
 fn recv_results(
     ctl: &mut Control,
-    trace: Trace,
+    trace: &Trace,
     to: u32,
     local: Stat,
 ) -> Result<Outcome, CtlError> {
@@ -382,7 +382,7 @@ fn recv_results(
 /// report that follows its STAT ([`ext::wire`], ours ↔ ours only).
 fn recv_results_with(
     ctl: &mut Control,
-    trace: Trace,
+    trace: &Trace,
     to: u32,
     local: Stat,
     report: bool,

@@ -209,7 +209,7 @@ impl Control {
     }
 
     /// [`Control::sync_before`] with the `-D` trace lines around it.
-    pub fn sync_before_traced(&mut self, trace: Trace, timeout_secs: u32) -> Result<(), CtlError> {
+    pub fn sync_before_traced(&mut self, trace: &Trace, timeout_secs: u32) -> Result<(), CtlError> {
         dbg_line!(trace, "sending synchronization before test");
         dbg_line!(trace, "waiting for synchronization before test");
         self.sync_before(timeout_secs)?;

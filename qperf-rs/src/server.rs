@@ -12,7 +12,6 @@ mod rds;
 mod session;
 mod single;
 
-use std::io::Write;
 use std::net::{Ipv6Addr, SocketAddr, SocketAddrV6, TcpListener, TcpStream};
 use std::os::fd::AsRawFd;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -24,7 +23,7 @@ use socket2::{Domain, Socket, Type};
 use crate::clock::{self, SharedClock};
 use crate::control::{strerror, Control, CtlError, Side};
 use crate::dbg_line;
-use crate::debug::Trace;
+use crate::debug::{self, Sink, Trace};
 use session::Test;
 
 pub use session::rdma_error;
@@ -76,28 +75,62 @@ struct Shared {
 /// themselves strictly one at a time under a lock, so measurements never
 /// overlap.
 pub fn serve(cfg: &ServerConfig) -> i32 {
+    let output = Output::stdio();
     match bind(cfg.listen_port) {
-        Ok(listener) => serve_on(cfg, listener),
+        Ok(listener) => serve_with(cfg, listener, clock::system(), output),
         Err(msg) => {
-            say(&msg);
+            output.say(&msg);
             1
         }
+    }
+}
+
+/// Where the server writes: its messages on `out` (stock prints them on
+/// stdout, flushed at once), the `-D` trace and the client's errors (with
+/// `-D`) on `err`.  Connection threads share them, one line at a time.
+#[derive(Clone)]
+pub struct Output {
+    pub out: Sink,
+    pub err: Sink,
+}
+
+impl Output {
+    /// stdout and stderr, as stock.
+    pub fn stdio() -> Output {
+        Output {
+            out: Arc::new(Mutex::new(std::io::stdout())),
+            err: debug::stderr_sink(),
+        }
+    }
+
+    /// Prints a server message right away.
+    fn say(&self, msg: &str) {
+        debug::write_line(&self.out, format_args!("{msg}"));
     }
 }
 
 /// [`serve`] on a listener bound already (e.g. [`bind`] to port 0 in
 /// tests: no race for a free port); `cfg.listen_port` is not used.
 pub fn serve_on(cfg: &ServerConfig, listener: TcpListener) -> i32 {
-    serve_with(cfg, listener, clock::system())
+    serve_with(cfg, listener, clock::system(), Output::stdio())
 }
 
-/// [`serve_on`] deciding every timeout on `clock`.
-pub fn serve_with(cfg: &ServerConfig, listener: TcpListener, clock: SharedClock) -> i32 {
-    let trace = Trace(cfg.debug);
+/// [`serve_on`] deciding every timeout on `clock`, writing to `output`.
+pub fn serve_with(
+    cfg: &ServerConfig,
+    listener: TcpListener,
+    clock: SharedClock,
+    output: Output,
+) -> i32 {
     if let Err(e) = listener.set_nonblocking(true) {
-        say(&format!("listen failed: {}", strerror(&e)));
+        output.say(&format!("listen failed: {}", strerror(&e)));
         return 1;
     }
+    let trace = if cfg.debug {
+        Trace::to(output.err.clone())
+    } else {
+        Trace::off()
+    };
     dbg_line!(trace, "ready for requests");
     let shared = Arc::new(Shared::default());
     let ctx = Ctx {
@@ -105,6 +138,8 @@ pub fn serve_with(cfg: &ServerConfig, listener: TcpListener, clock: SharedClock)
         shared: shared.clone(),
         listener: Arc::new(listener),
         clock,
+        output,
+        trace,
     };
     let listener = ctx.listener.clone();
     loop {
@@ -132,7 +167,7 @@ pub fn serve_with(cfg: &ServerConfig, listener: TcpListener, clock: SharedClock)
             Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => continue,
             Err(e) => {
                 drop(lobby);
-                say(&format!("accept failed: {}", strerror(&e)));
+                ctx.output.say(&format!("accept failed: {}", strerror(&e)));
                 continue;
             }
         };
@@ -153,6 +188,9 @@ struct Ctx {
     listener: Arc<TcpListener>,
     /// Every timeout of the server is decided on this clock.
     clock: SharedClock,
+    output: Output,
+    /// The `-D` trace (on `output.err`) or off.
+    trace: Trace,
 }
 
 /// Serves control connection `stream` on its own thread.
@@ -167,20 +205,13 @@ fn spawn_conn(ctx: &Ctx, stream: TcpStream) {
             if quit {
                 ctx.shared.quit.store(true, Ordering::SeqCst);
             } else {
-                dbg_line!(Trace(ctx.cfg.debug), "ready for requests");
+                dbg_line!(ctx.trace, "ready for requests");
             }
             ctx.shared.in_flight.fetch_sub(1, Ordering::SeqCst);
         });
     if spawned.is_err() {
         ctx.shared.in_flight.fetch_sub(1, Ordering::SeqCst);
     }
-}
-
-/// Prints a server message on stdout (stock's error stream) right away.
-fn say(msg: &str) {
-    let mut out = std::io::stdout().lock();
-    let _ = writeln!(out, "{msg}");
-    let _ = out.flush();
 }
 
 /// Binds and listens on `[::]:port` (dual-stack, like stock), with stock's
@@ -199,7 +230,6 @@ pub fn bind(port: u16) -> Result<TcpListener, String> {
 /// One test on one control connection.  Returns true for `quit`.
 fn serve_one(ctx: &Ctx, stream: TcpStream) -> bool {
     let cfg = &ctx.cfg;
-    let trace = Trace(cfg.debug);
     if stream.set_nonblocking(false).is_err() {
         return false;
     }
@@ -208,7 +238,7 @@ fn serve_one(ctx: &Ctx, stream: TcpStream) -> bool {
     };
     let mut t = Test {
         ctl: &mut ctl,
-        trace,
+        trace: ctx.trace.clone(),
         timeout: 0,
         ctx,
         report: None,
@@ -224,19 +254,19 @@ fn serve_one(ctx: &Ctx, stream: TcpStream) -> bool {
     match result {
         Ok(quit) => quit,
         Err(CtlError::Local(msg)) => {
-            say(&msg);
+            ctx.output.say(&msg);
             t.ctl.send_error_linger(&msg, ERROR_LINGER);
             false
         }
         Err(CtlError::Peer(msg)) => {
             if cfg.debug {
-                let _ = writeln!(std::io::stderr(), "client: {msg}");
+                debug::write_line(&ctx.output.err, format_args!("client: {msg}"));
             }
             false
         }
         Err(CtlError::PeerFailure) => {
             if cfg.debug {
-                let _ = writeln!(std::io::stderr(), "client failure");
+                debug::write_line(&ctx.output.err, format_args!("client failure"));
             }
             false
         }
@@ -263,6 +293,52 @@ mod tests {
             timeout: 5,
             ..Req::default()
         }
+    }
+
+    #[test]
+    fn messages_and_the_trace_go_to_the_output() {
+        let out = Arc::new(Mutex::new(Vec::<u8>::new()));
+        let err = Arc::new(Mutex::new(Vec::<u8>::new()));
+        let output = Output {
+            out: out.clone(),
+            err: err.clone(),
+        };
+        let listener = bind(0).unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let cfg = ServerConfig {
+            listen_port: 0,
+            loc_timeout_secs: 5,
+            debug: true,
+        };
+        let server =
+            std::thread::spawn(move || serve_with(&cfg, listener, clock::system(), output));
+        let target = Target {
+            host: "127.0.0.1".into(),
+            listen_port: port,
+            wait_secs: 5,
+            debug: false,
+            single_port: false,
+        };
+        let bad = req("tcp_bw", 0);
+        let text = format!("bad message size: 0; must be between 1 and {MAX_MSG_SIZE}");
+        assert_eq!(
+            client::run_test(&target, &bad, &bad).err(),
+            Some(client::ClientError::Remote(text.clone()))
+        );
+        let quit = req("quit", 0);
+        assert!(matches!(
+            client::run_test(&target, &quit, &quit),
+            Ok(Outcome::Quit)
+        ));
+        assert_eq!(server.join().unwrap(), 0);
+        let out = String::from_utf8(out.lock().unwrap().clone()).unwrap();
+        assert_eq!(out, format!("{text}\n"));
+        let err = String::from_utf8(err.lock().unwrap().clone()).unwrap();
+        assert!(
+            err.starts_with("ready for requests\nwaiting for request version\n"),
+            "{err}"
+        );
+        assert!(err.contains("received request: tcp_bw\n"), "{err}");
     }
 
     #[test]

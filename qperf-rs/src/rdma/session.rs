@@ -58,7 +58,7 @@ fn local(m: String) -> CtlError {
 pub fn run<B: Backend, T>(
     mut o: Open,
     name: &str,
-    trace: Trace,
+    trace: &Trace,
     exchange: impl FnOnce(&mut Control, Stat) -> Result<T, CtlError>,
 ) -> Result<T, CtlError> {
     let req = o.req;

@@ -148,7 +148,7 @@ fn both(name: &'static str, req: Req) -> Both {
             host: "",
             timeout: 5,
         };
-        let r = run::<FakeDev, _>(open, name, Trace(false), |ctl, stat| {
+        let r = run::<FakeDev, _>(open, name, &Trace::off(), |ctl, stat| {
             ctl.send("results", &wire::encode_stat(&stat), 5)?;
             let got = ctl.recv("synchronization after test", wire::SYNC_AFTER.len(), 5)?;
             assert_eq!(got, wire::SYNC_AFTER);
@@ -165,7 +165,7 @@ fn both(name: &'static str, req: Req) -> Both {
         host: "127.0.0.1",
         timeout: 5,
     };
-    let client = run::<FakeDev, _>(open, name, Trace(false), |ctl, local| {
+    let client = run::<FakeDev, _>(open, name, &Trace::off(), |ctl, local| {
         let b = ctl.recv("results", wire::STAT_LEN, 5)?;
         let remote = wire::decode_stat(&b).unwrap();
         ctl.send("synchronization after test", wire::SYNC_AFTER, 5)?;
@@ -265,7 +265,7 @@ fn our_server_refuses_a_huge_buffer() {
         host: "",
         timeout: 5,
     };
-    let r = run::<FakeDev, ()>(open, "rc_lat", Trace(false), |_, _| Ok(()));
+    let r = run::<FakeDev, ()>(open, "rc_lat", &Trace::off(), |_, _| Ok(()));
     assert_eq!(
         r.unwrap_err(),
         CtlError::Local("bad message size: 1073741825; must be between 1 and 1073741824".into())

@@ -74,7 +74,7 @@ impl Test<'_> {
         for s in &data {
             sock::set_idle_timeout(s, Duration::from_secs(u64::from(MAX_WAIT_SECS)));
         }
-        self.ctl.sync_before_traced(self.trace, self.timeout)?;
+        self.ctl.sync_before_traced(&self.trace, self.timeout)?;
         let spec = Spec::server(net, name, req, self.ctl.stream().as_raw_fd());
         let fds: Vec<_> = data.iter().map(|d| d.as_raw_fd()).collect();
         let cg = ext::cgroup::Window::start(ask.flags & xw::CGROUP_CPU != 0);

@@ -27,7 +27,7 @@ impl Test<'_> {
         }
         let setup = rds::Setup {
             kind: Kind::Rds,
-            trace: self.trace,
+            trace: self.trace.clone(),
             timeout: self.timeout,
             port: req.port,
             buf_size: req.sock_buf_size,
@@ -41,7 +41,7 @@ impl Test<'_> {
             access_recv: req.access_recv != 0,
             idle: Some(Duration::from_secs(u64::from(MAX_WAIT_SECS))),
         };
-        let m = ready.run(self.ctl, &test, self.trace)?;
+        let m = ready.run(self.ctl, &test, &self.trace)?;
         if m.idle {
             return Err(local("failed to receive data: client not responding"));
         }

@@ -108,7 +108,7 @@ impl Test<'_> {
     /// RDMA tests (§4.14) through [`crate::rdma`].
     fn rdma_test(&mut self, req: &Req, name: &str) -> Result<bool, CtlError> {
         use crate::rdma::session::{self, Open};
-        let (trace, to) = (self.trace, self.timeout);
+        let (trace, to) = (self.trace.clone(), self.timeout);
         let open = Open {
             ctl: self.ctl,
             req,
@@ -117,8 +117,8 @@ impl Test<'_> {
             host: "",
             timeout: to,
         };
-        let r = session::run::<crate::rdma::Device, _>(open, name, trace, |ctl, stat| {
-            send_results(ctl, trace, to, &stat)
+        let r = session::run::<crate::rdma::Device, _>(open, name, &trace, |ctl, stat| {
+            send_results(ctl, &trace, to, &stat)
         });
         match r {
             Ok(()) => Ok(false),
@@ -204,7 +204,7 @@ impl Test<'_> {
         dbg_line!(self.trace, "receiving to {} port {}", net.name(), port);
         // A silent peer must not hold us: bound every blocking data read.
         sock::set_idle_timeout(&data, Duration::from_secs(u64::from(MAX_WAIT_SECS)));
-        self.ctl.sync_before_traced(self.trace, self.timeout)?;
+        self.ctl.sync_before_traced(&self.trace, self.timeout)?;
         let spec = Spec::server(net, name, req, self.ctl.stream().as_raw_fd());
         dbg_line!(self.trace, "starting timer for {} seconds", req.time);
         let m = datapath::run(&spec, data.as_raw_fd());
@@ -236,7 +236,13 @@ impl Test<'_> {
             ..Stat::default()
         };
         let report = self.report.take();
-        send_results_with(self.ctl, self.trace, self.timeout, &stat, report.as_deref())
+        send_results_with(
+            self.ctl,
+            &self.trace,
+            self.timeout,
+            &stat,
+            report.as_deref(),
+        )
     }
 
     /// When accepting the data connection(s) gives up: the bounded REQ
@@ -309,7 +315,7 @@ impl Test<'_> {
 }
 
 /// Sends our STAT, then waits for the client's sync-after-test (§4.5, §4.6).
-fn send_results(ctl: &mut Control, trace: Trace, to: u32, stat: &Stat) -> Result<(), CtlError> {
+fn send_results(ctl: &mut Control, trace: &Trace, to: u32, stat: &Stat) -> Result<(), CtlError> {
     send_results_with(ctl, trace, to, stat, None)
 }
 
@@ -317,7 +323,7 @@ fn send_results(ctl: &mut Control, trace: Trace, to: u32, stat: &Stat) -> Result
 /// that asked for it) goes right after the STAT.
 fn send_results_with(
     ctl: &mut Control,
-    trace: Trace,
+    trace: &Trace,
     to: u32,
     stat: &Stat,
     report: Option<&[u8]>,
@@ -366,6 +372,8 @@ mod tests {
                 shared: Arc::default(),
                 listener: Arc::new(super::super::bind(0).unwrap()),
                 clock: clock.clone(),
+                output: super::super::Output::stdio(),
+                trace: Trace::off(),
             };
             let l = TcpListener::bind("127.0.0.1:0").unwrap();
             let client = TcpStream::connect(l.local_addr().unwrap()).unwrap();
@@ -375,7 +383,7 @@ mod tests {
             }
             let mut t = Test {
                 ctl: &mut ctl,
-                trace: Trace(false),
+                trace: Trace::off(),
                 timeout,
                 ctx: &ctx,
                 report: None,

@@ -43,7 +43,7 @@ fn addr_text(a: SocketAddr) -> String {
 pub fn server_hosts(
     ctl: &mut Control,
     timeout: u32,
-    trace: Trace,
+    trace: &Trace,
 ) -> Result<(String, String), CtlError> {
     let sys = |what: &str, e: std::io::Error| local(format!("{what}: {}", strerror(&e)));
     let l = Socket::new(Domain::IPV6, Type::STREAM, None).map_err(|e| sys("socket failed", e))?;
@@ -121,7 +121,7 @@ pub fn client_hosts(
     ctl: &mut Control,
     host: &str,
     timeout: u32,
-    trace: Trace,
+    trace: &Trace,
 ) -> Result<(String, String), CtlError> {
     dbg_line!(trace, "waiting for TCP IPv4 server port");
     let port = wire::decode_port(&ctl.recv("TCP IPv4 server port", wire::PORT_LEN, timeout)?)

@@ -31,7 +31,7 @@ fn local(msg: String) -> CtlError {
 }
 
 /// How one side sets up its RDS socket.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Debug)]
 pub struct Setup {
     pub kind: Kind,
     pub trace: Trace,
@@ -54,14 +54,14 @@ pub struct Ready {
 /// Client set-up: helper exchange with the server at `host`, socket,
 /// `RDS port` exchange.
 pub fn client_setup(ctl: &mut Control, host: &str, st: &Setup) -> Result<Ready, CtlError> {
-    let (lhost, rhost) = client_hosts(ctl, host, st.timeout, st.trace)?;
+    let (lhost, rhost) = client_hosts(ctl, host, st.timeout, &st.trace)?;
     finish_setup(ctl, &lhost, &rhost, st)
 }
 
 /// Server set-up: helper exchange with the client, socket, `RDS port`
 /// exchange.
 pub fn server_setup(ctl: &mut Control, st: &Setup) -> Result<Ready, CtlError> {
-    let (lhost, rhost) = server_hosts(ctl, st.timeout, st.trace)?;
+    let (lhost, rhost) = server_hosts(ctl, st.timeout, &st.trace)?;
     finish_setup(ctl, &lhost, &rhost, st)
 }
 
@@ -105,7 +105,7 @@ pub struct Test {
 
 impl Ready {
     /// Sync before test, then the timed data phase.
-    pub fn run(&self, ctl: &mut Control, t: &Test, trace: Trace) -> Result<Measured, CtlError> {
+    pub fn run(&self, ctl: &mut Control, t: &Test, trace: &Trace) -> Result<Measured, CtlError> {
         if let Some(d) = t.idle {
             super::sock::set_idle_timeout(&self.sock, d);
         }
@@ -148,7 +148,7 @@ mod tests {
     fn setup(port: u32) -> Setup {
         Setup {
             kind: Kind::Udp4,
-            trace: Trace(false),
+            trace: Trace::off(),
             timeout: 5,
             port,
             buf_size: 0,
@@ -173,11 +173,11 @@ mod tests {
         let srv = std::thread::spawn(move || {
             let r = server_setup(&mut sc, &setup(srv_port)).unwrap();
             let port = endpoint::bound_port(&r.sock).unwrap();
-            let m = r.run(&mut sc, &test(pattern, Role::Server), Trace(false));
+            let m = r.run(&mut sc, &test(pattern, Role::Server), &Trace::off());
             (m.unwrap(), port)
         });
         let r = client_setup(&mut cc, "127.0.0.1", &setup(0)).unwrap();
-        let cm = r.run(&mut cc, &test(pattern, Role::Client), Trace(false));
+        let cm = r.run(&mut cc, &test(pattern, Role::Client), &Trace::off());
         let (sm, port) = srv.join().unwrap();
         (cm.unwrap(), sm, port)
     }
