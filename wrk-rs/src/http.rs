@@ -2,9 +2,11 @@
 //!
 //! Bytes in, "response complete" out; no sockets, no clocks. The framing rules
 //! follow wrk's http_parser 2.7.1 in response mode: chunked, else
-//! Content-Length, else no body for 1xx/204/304, else read until EOF. The
-//! parser is always in "response to non-HEAD" mode, so a HEAD response that
-//! announces a body waits for it (wrk's HEAD stall, golden/36).
+//! Content-Length, else no body for 1xx/204/304, else read until EOF. Unlike
+//! wrk's parser, which never knows the request method and so waits for the
+//! body a HEAD response announces (wrk's HEAD stall, golden/36, spec §8 item
+//! 7), the caller says per response whether it answers a `HEAD` request
+//! ([`ResponseParser::set_head`]); such a response ends after its headers.
 //!
 //! Header blocks are parsed with `httparse`, straight from the input when the
 //! whole block is in one chunk (the common case, no copy) and from an
@@ -146,11 +148,6 @@ impl ResponseParser {
     pub fn reset(&mut self) {
         self.state = State::Head;
         self.partial.clear();
-    }
-
-    /// Whether no byte of a response is pending (between responses).
-    pub fn is_idle(&self) -> bool {
-        self.state == State::Head && self.partial.is_empty()
     }
 
     /// Consumes bytes until one response completes or `data` is used up.

@@ -91,16 +91,6 @@ impl Schedule {
         self.sent
     }
 
-    /// How late a send at `now_us` is against the schedule (0 when early or on time).
-    pub fn lag_us(&self, now_us: u64) -> u64 {
-        now_us.saturating_sub(self.next_due_us())
-    }
-
-    /// Time from `now_us` until the next request is due (0 if already due).
-    pub fn wait_us(&self, now_us: u64) -> u64 {
-        self.next_due_us().saturating_sub(now_us)
-    }
-
     /// Requests this connection should have sent by `now_us` (due strictly before or at it).
     pub fn due_count_at(&self, now_us: u64) -> u64 {
         let Some(gap) = self.gap_us else {
@@ -243,14 +233,14 @@ mod tests {
         assert_eq!(s.due_count_at(now), 6);
         let mut sent_late = 0;
         while s.next_due_us() <= now {
-            assert!(s.lag_us(now) > 0 || s.next_due_us() == now);
+            assert!(now.saturating_sub(s.next_due_us()) > 0 || s.next_due_us() == now);
             s.advance();
             sent_late += 1;
         }
         assert_eq!(sent_late, 6);
         assert_eq!(s.next_due_us(), 60_000);
-        assert_eq!(s.wait_us(now), 5_000);
-        assert_eq!(s.lag_us(now), 0);
+        assert_eq!(s.next_due_us().saturating_sub(now), 5_000);
+        assert_eq!(now.saturating_sub(s.next_due_us()), 0);
     }
 
     #[test]
@@ -280,7 +270,7 @@ mod tests {
             assert_eq!(s.next_due_us(), u64::MAX);
             assert_eq!(s.due_count_at(u64::MAX), 0);
             s.advance();
-            assert_eq!(s.wait_us(0), u64::MAX);
+            assert_eq!(s.next_due_us(), u64::MAX);
         }
         // Zero connections count as one; out-of-range slot wraps.
         let s = Schedule::new(1000.0, 0, 5, 0);
@@ -296,7 +286,7 @@ mod tests {
         s.advance_by(u64::MAX);
         s.advance();
         assert_eq!(s.next_due_us(), u64::MAX);
-        assert_eq!(s.lag_us(u64::MAX), 0);
+        assert_eq!(u64::MAX.saturating_sub(s.next_due_us()), 0);
     }
 
     mod props {

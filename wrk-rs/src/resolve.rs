@@ -48,18 +48,13 @@ pub fn resolve(host: &str, service: &str) -> Result<Vec<SocketAddr>, String> {
 mod tests {
     use super::*;
 
+    /// Lookups themselves are tested in `sys`; here wrk's message.
     #[test]
-    fn numeric_and_service_names() {
-        let a = lookup("127.0.0.1", "8089").expect("numeric");
-        assert_eq!(a[0], "127.0.0.1:8089".parse().expect("addr"));
-        let a = lookup("127.0.0.1", "http").expect("service name");
-        assert_eq!(a[0].port(), 80);
+    fn lookup_failure_text() {
         assert_eq!(
             lookup("127.0.0.1", "foo"),
             Err("unable to resolve 127.0.0.1:foo Servname not supported for ai_socktype".into())
         );
-        let a = lookup("::1", "81").expect("v6");
-        assert!(a[0].is_ipv6());
     }
 
     #[test]

@@ -1,13 +1,24 @@
-//! The load engine: one OS thread per `-t`, each with its own mio event loop
-//! driving `connections` HTTP/1.1 connections (wrk.md §2).
+//! The load engine: one OS thread per `-t`, each driving `connections`
+//! HTTP/1.1 connections (wrk.md §2).
 //!
-//! This file holds the public contract used by `run.rs`, the script layer and
-//! the `-R` mode; the event loop lives in [`worker`], the connection state in
-//! [`conn`], timers in [`timers`]/[`precise`], Req/Sec sampling in [`sampler`].
+//! Module map:
+//! - [`machine`]: the pure per-connection machine (wrk's connection policy:
+//!   batches, pipelining, latency, timeouts, reconnects, HEAD, Lua hooks,
+//!   `-R` pacing). Events and bytes in, actions out; no syscalls, the clock
+//!   is a parameter, so the policy is tested with a virtual clock.
+//! - [`core`]: what every back end's thread loop shares (policy, tally,
+//!   script, timers, the 100 ms tick, stop flag, result and failure
+//!   hand-back).
+//! - [`worker`]: the mio (epoll) back end, a thin shell doing the I/O;
+//!   [`conn`] its sockets (TCP, AF_UNIX for `--unix-socket`, TLS).
+//! - [`uring`]: the io_uring driver (issue 14), to drive the same machine.
+//! - [`timers`] per-connection one-shot timers, [`precise`] the `-R` timerfd,
+//!   [`sampler`] Req/Sec sampling, [`clock`] the engine clock.
+//! - This file: the contract with `run.rs` ([`EngineConfig`],
+//!   [`start_thread`], [`ThreadResult`]) and [`FatalSlot`], through which a
+//!   script failure reaches the main thread (no worker ends the process).
 //!
-//! Opt-in extensions (README "Extensions"): `--unix-socket` connects through
-//! [`conn::Stream`] (TCP or AF_UNIX, one code path after the connect), and
-//! every socket error is counted in one place (`Worker::fail`) with its
+//! Every socket error is counted in one place (`Tally::fail`) with its
 //! cause for `--errors detail` and `--json` ([`crate::error_detail`]).
 //!
 //! Deliberate differences from wrk 4.1.0 that change what is counted (spec
