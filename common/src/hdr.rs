@@ -108,6 +108,33 @@ impl Recorder {
     pub fn histogram(&self) -> &Histogram<u64> {
         &self.h
     }
+
+    /// V2 compressed, standard base64: the form of wrk's `--json`
+    /// (`hdr_corrected`, `hdr_uncorrected`) and of HdrHistogram logs.
+    pub fn to_base64(&self) -> String {
+        use base64::Engine;
+        use hdrhistogram::serialization::{Serializer, V2DeflateSerializer};
+        let mut out = Vec::new();
+        // Writing into a Vec cannot fail for a valid histogram.
+        let _ = V2DeflateSerializer::new().serialize(&self.h, &mut out);
+        base64::engine::general_purpose::STANDARD.encode(out)
+    }
+
+    /// Reads [`Self::to_base64`]'s text (or any V2 µs histogram) into a
+    /// recorder with wrk2's bounds, losslessly.
+    pub fn from_base64(text: &str) -> Result<Recorder, String> {
+        use base64::Engine;
+        use hdrhistogram::serialization::Deserializer;
+        let bytes = base64::engine::general_purpose::STANDARD
+            .decode(text.trim())
+            .map_err(|e| format!("bad base64: {e}"))?;
+        let h: Histogram<u64> = Deserializer::new()
+            .deserialize(&mut bytes.as_slice())
+            .map_err(|e| format!("bad histogram: {e:?}"))?;
+        let mut r = Recorder::new();
+        r.h.add(&h).map_err(|e| format!("bad histogram: {e:?}"))?;
+        Ok(r)
+    }
 }
 
 fn unreachable_histogram() -> Histogram<u64> {
@@ -253,6 +280,17 @@ mod tests {
         assert_eq!(back.percentile(50.0), h.percentile(50.0));
         assert!(NsHistogram::from_base64("not base64!").is_err());
         assert!(NsHistogram::from_v2(b"\x1c\x84\x93\x14junk").is_err());
+    }
+
+    #[test]
+    fn recorder_round_trips_losslessly() {
+        let mut r = Recorder::new();
+        for v in [1u64, 999, 1_000_000, MAX_VALUE_US] {
+            r.record(v);
+        }
+        let back = Recorder::from_base64(&r.to_base64()).unwrap();
+        assert_eq!(back.histogram(), r.histogram());
+        assert!(Recorder::from_base64("@@").is_err());
     }
 
     #[test]

@@ -23,7 +23,7 @@
 //! | [`progress`] | progress line on a terminal |
 //! | [`sys`] | signals, parent-death signal, uid (the only `unsafe`) |
 //! | [`app`] | one run from arguments to files |
-//! | [`merge`] | `netbench merge`: wrk `--json` workers → one run in wrk's text |
+//! | [`merge`] | `netbench merge`: wrk (`-R` too) / qperf `--json` workers → one run in the tool's text |
 //! | [`k8s`] | `netbench k8s`: manifests, the cluster run, clean-up |
 
 pub mod app;

@@ -266,6 +266,48 @@ impl Stats {
     }
 }
 
+/// wrk's µs histogram as sparse `[value, count]` pairs, losslessly: the
+/// form `wrk --json` writes and `netbench merge` reads back.
+/// [`SparseStats::to_stats`] rebuilds the very histogram (also after wrk's
+/// correction, with its samples below `min`).
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct SparseStats {
+    /// Values at or above this are not recorded (timeout in µs + 1).
+    pub limit: u64,
+    /// Stored count (includes the correction's samples below `min`).
+    pub count: u64,
+    /// `null` when empty (wrk's 2^64−1).
+    pub min: Option<u64>,
+    /// Largest value.
+    pub max: u64,
+    /// Every non-zero `[value, count]`, ascending.
+    pub counts: Vec<[u64; 2]>,
+}
+
+impl SparseStats {
+    /// The sparse form of `s`.
+    pub fn from_stats(s: &Stats) -> SparseStats {
+        SparseStats {
+            limit: s.limit(),
+            count: s.count(),
+            min: (s.min() != u64::MAX).then_some(s.min()),
+            max: s.max(),
+            counts: s.counts().map(|(v, k)| [v, k]).collect(),
+        }
+    }
+
+    /// The histogram again ([`Stats::from_parts`]).
+    pub fn to_stats(&self) -> Stats {
+        Stats::from_parts(
+            self.limit,
+            self.count,
+            self.min.unwrap_or(u64::MAX),
+            self.max,
+            self.counts.iter().map(|c| (c[0], c[1])),
+        )
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

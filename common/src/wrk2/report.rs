@@ -15,6 +15,22 @@ pub struct Row {
     pub within: f64,
 }
 
+impl Row {
+    /// The row wrk2 prints for a histogram (its C HdrHistogram mean,
+    /// stdev and within-stdev share), with `max` as given.
+    pub fn from_histogram(h: &hdrhistogram::Histogram<u64>, max: f64) -> Row {
+        use super::stdev;
+        let avg = stdev::mean(h);
+        let sd = stdev::stdev(h);
+        Row {
+            avg,
+            stdev: sd,
+            max,
+            within: stdev::within_stdev(h, avg, sd),
+        }
+    }
+}
+
 /// One spectrum row: value in ms, fraction, cumulative count.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct SpectrumRow {

@@ -5,8 +5,9 @@
 use std::process::Command;
 use std::time::Duration;
 
+use common::wrk::stats::SparseStats as Sparse;
 use common::wrk::stats::Stats;
-use netbench::merge::{self, Sparse};
+use netbench::merge;
 use proptest::prelude::*;
 use testkit::proc::ChildGuard;
 use testkit::tmp::TempDir;
@@ -167,4 +168,219 @@ fn three_local_workers_against_nginx() {
             .count(),
         3
     );
+}
+
+fn recorder(samples: &[u64]) -> common::hdr::Recorder {
+    let mut r = common::hdr::Recorder::new();
+    for v in samples {
+        r.record(*v);
+    }
+    r
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(48))]
+
+    /// `-R` documents: merging the base64 HdrHistograms of two workers is
+    /// the histogram of a ∪ b, and so is wrk2's whole latency block.
+    #[test]
+    fn wrk2_merge_is_the_histogram_of_the_union(
+        a in proptest::collection::vec(1u64..86_400_000_000, 0..200),
+        b in proptest::collection::vec(1u64..86_400_000_000, 0..200),
+    ) {
+        let (ra, rb) = (recorder(&a), recorder(&b));
+        let merged = merge::wrk::merge_hdr([Some(ra.to_base64().as_str()), None, Some(rb.to_base64().as_str())]).unwrap();
+        let all: Vec<u64> = a.iter().chain(&b).copied().collect();
+        let union = recorder(&all);
+        prop_assert_eq!(merged.histogram(), union.histogram());
+        let label = common::wrk2::report::RECORDED;
+        prop_assert_eq!(
+            common::wrk2::report::Distribution::from_recorder(label, &merged),
+            common::wrk2::report::Distribution::from_recorder(label, &union)
+        );
+    }
+
+    /// qperf `--percentiles` histograms (ns) add up to the union too.
+    #[test]
+    fn qperf_merge_is_the_histogram_of_the_union(
+        a in proptest::collection::vec(1u64..3_600_000_000_000, 1..100),
+        b in proptest::collection::vec(1u64..3_600_000_000_000, 1..100),
+    ) {
+        let ns = |v: &[u64]| {
+            let mut h = common::hdr::NsHistogram::new();
+            for x in v {
+                h.record(*x);
+            }
+            h
+        };
+        let docs = [qperf_doc(1000.0, 5.0, 100, Some(&ns(&a))), qperf_doc(3000.0, 7.0, 300, Some(&ns(&b)))];
+        let parsed: Vec<_> = docs.iter().map(|d| merge::qperf::parse_doc(d, "q").unwrap()).collect();
+        let lat: Vec<_> = parsed.iter().map(|d| &d.tests[1]).collect();
+        let m = merge::qperf::merge_test(&lat).unwrap();
+        let all: Vec<u64> = a.iter().chain(&b).copied().collect();
+        let (local, _) = m.latency.clone().unwrap();
+        prop_assert_eq!(local.unwrap(), ns(&all));
+    }
+}
+
+/// A qperf `--json` document with one tcp_bw (`bw` bytes/s, `msgs`
+/// messages) and one tcp_lat (`lat_us`, msg_rate 1000/s) test.
+fn qperf_doc(bw: f64, lat_us: f64, msgs: u64, h: Option<&common::hdr::NsHistogram>) -> String {
+    let params = serde_json::json!({"local": {"msg_size": 64, "time": 2, "timeout": 5, "port": 0, "sock_buf_size": 0},
+        "remote": {"msg_size": 64, "time": 2, "timeout": 5, "port": 0, "sock_buf_size": 0}});
+    let hist = h.map(|h| serde_json::json!({"hdr_v2_deflate_base64": h.to_base64()}));
+    serde_json::json!({
+        "format_version": 1, "tool": "qperf-rs", "qperf_version": "0.4.11",
+        "command_line": ["qperf", "h", "-t", "2", "-vvs", "-vu", "tcp_bw", "tcp_lat"], "host": "h",
+        "tests": [
+            {"test": "tcp_bw", "status": "ok", "error": null, "parameters": params,
+             "extensions": {"percentiles": false, "streams": 1, "cgroup_cpu": false},
+             "figures": [{"name": "bw", "value": bw, "unit": "bytes/sec"},
+                         {"name": "msg_rate", "value": bw / 64.0, "unit": "/sec"},
+                         {"name": "send_cpus_used", "value": 50.0, "unit": "% cpus"},
+                         {"name": "send_bytes", "value": (msgs * 64) as f64, "unit": "bytes"},
+                         {"name": "send_msgs", "value": msgs as f64, "unit": ""}]},
+            {"test": "tcp_lat", "status": "ok", "error": null, "parameters": params,
+             "extensions": {"percentiles": h.is_some(), "streams": 1, "cgroup_cpu": false},
+             "figures": [{"name": "latency", "value": lat_us * 1000.0, "unit": "ns"},
+                         {"name": "msg_rate", "value": msgs as f64, "unit": "/sec"},
+                         {"name": "loc_real_time", "value": 2e9, "unit": "ns"}],
+             "latency": {"local": hist, "remote": null}}
+        ]
+    })
+    .to_string()
+}
+
+#[test]
+fn qperf_merge_sums_bandwidth_and_counters_and_weights_latency() {
+    let dir = TempDir::new("qmerge").expect("tmp");
+    let mut a = common::hdr::NsHistogram::new();
+    a.record(5_000);
+    let mut b = common::hdr::NsHistogram::new();
+    b.record(7_000);
+    let files: Vec<String> = [(1e6, 5.0, 100, &a), (3e6, 7.0, 300, &b)]
+        .iter()
+        .enumerate()
+        .map(|(i, (bw, lat, msgs, h))| {
+            let p = dir.join(format!("q{i}.json"));
+            std::fs::write(&p, qperf_doc(*bw, *lat, *msgs, Some(h))).unwrap();
+            p.display().to_string()
+        })
+        .collect();
+    let mut out = Vec::new();
+    let mut workers = Vec::new();
+    let texts: Vec<String> = files
+        .iter()
+        .map(|f| std::fs::read_to_string(f).unwrap())
+        .collect();
+    let status = merge::qperf::run(&files, &texts, &mut out, &mut workers).unwrap();
+    assert_eq!(status, 0);
+    let out = String::from_utf8(out).unwrap();
+    // bw 1 MB/s + 3 MB/s; counters summed (-vvs); latency weighted by
+    // messages: (5·100 + 7·300) / 400 = 6.5 µs; percentiles of {5, 7} µs.
+    assert_eq!(
+        out,
+        "tcp_bw:\n    bw          =     4 MB/sec\n    msg_rate    =  62.5 K/sec\n    send_bytes  =    25 KiB (25,600)\n    send_msgs   =   400 \n    msg_size    =    64 bytes\n    time        =     2 sec\n\
+         tcp_lat:\n    latency   =  6.5 us\n    msg_rate  =  400 /sec\n    msg_size  =   64 bytes\n    time      =    2 sec\n\
+         \x20   loc_latency_p50    =  5 us\n    loc_latency_p90    =  7 us\n    loc_latency_p99    =  7 us\n    loc_latency_p99.9  =  7 us\n    loc_latency_max    =  7 us\n",
+        "{out}"
+    );
+    let parsed = netbench::parse::qperf::parse(&out);
+    assert!(parsed.messages.is_empty(), "{out}");
+    let bw = parsed.find("tcp_bw", 64).and_then(|b| b.bw.clone());
+    assert_eq!(bw.map(|f| f.text), Some("4 MB/sec".to_string()), "{out}");
+    assert!(parsed
+        .find("tcp_lat", 64)
+        .is_some_and(|b| b.latency.is_some()));
+    let workers = String::from_utf8(workers).unwrap();
+    assert_eq!(
+        workers
+            .lines()
+            .filter(|l| l.contains("q0.json") || l.contains("q1.json"))
+            .count(),
+        4,
+        "{workers}"
+    );
+    // Different tests do not merge.
+    let other = texts[0].replace("tcp_lat", "udp_lat");
+    let err = merge::qperf::run(
+        &files,
+        &[texts[0].clone(), other],
+        &mut Vec::new(),
+        &mut Vec::new(),
+    )
+    .unwrap_err();
+    assert!(err.contains("not the same tests"), "{err}");
+}
+
+/// 3 `wrk -R` processes at once against one nginx; the merge adds the
+/// counters exactly, its latency block is that of the union of the
+/// workers' HdrHistograms, and the text parses like one wrk2 run.
+#[test]
+fn three_local_rate_workers_against_nginx() {
+    let Some(wrk) = testkit::ours::binary("wrk") else {
+        eprintln!(
+            "skipping: our wrk is not built next to the tests (cargo test --workspace builds it)"
+        );
+        return;
+    };
+    let Some(nginx) = testkit::nginx::Nginx::start(testkit::nginx::Options::default()) else {
+        return;
+    };
+    let dir = TempDir::new("merge-r").expect("tmp");
+    let url = nginx.http_url("/");
+    let files: Vec<String> = (0..3)
+        .map(|i| dir.join(format!("r{i}.json")).display().to_string())
+        .collect();
+    let workers: Vec<ChildGuard> = files
+        .iter()
+        .map(|f| {
+            ChildGuard::spawn(Command::new(&wrk).args([
+                "-t1",
+                "-c2",
+                "-d1s",
+                "-R200",
+                "--latency",
+                "--json",
+                f,
+                &url,
+            ]))
+            .expect("spawn wrk")
+        })
+        .collect();
+    for w in workers {
+        let done = w.finish(Duration::from_secs(60)).expect("wrk finishes");
+        assert_eq!(done.code(), Some(0), "{}", done.stderr_str());
+    }
+    let done = ChildGuard::spawn(
+        Command::new(env!("CARGO_BIN_EXE_netbench"))
+            .arg("merge")
+            .args(&files),
+    )
+    .expect("spawn merge")
+    .finish(Duration::from_secs(30))
+    .expect("merge finishes");
+    assert_eq!(done.code(), Some(0), "{}", done.stderr_str());
+    let text = done.stdout_str();
+    let docs: Vec<merge::WrkDoc> = files
+        .iter()
+        .map(|f| merge::parse_doc(&std::fs::read_to_string(f).unwrap(), f).unwrap())
+        .collect();
+    let total: u64 = docs.iter().map(|d| d.totals.requests).sum();
+    assert!(total > 0);
+    let parsed =
+        netbench::parse::wrk::parse(&text).unwrap_or_else(|| panic!("unparsable:\n{text}"));
+    assert_eq!(parsed.requests, Some(total), "{text}");
+    assert_eq!((parsed.threads, parsed.connections), (Some(3), Some(6)));
+    let union =
+        merge::wrk::merge_hdr(docs.iter().map(|d| d.histograms.hdr_corrected.as_deref())).unwrap();
+    assert_eq!(union.count(), total, "every response recorded once");
+    let block =
+        common::wrk2::report::Distribution::from_recorder(common::wrk2::report::RECORDED, &union);
+    assert!(text.contains("  Detailed Percentile spectrum:\n"), "{text}");
+    assert!(
+        text.contains(&format!("Total count    = {:>12}]", block.total_count)),
+        "{text}"
+    );
+    assert!(done.stderr_str().contains("window skew: starts within"));
 }
