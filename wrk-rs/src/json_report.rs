@@ -15,6 +15,7 @@
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use common::wrk::report::{Errors, Row as WrkRow, Summary as WrkNumbers};
+pub use common::wrk::stats::SparseStats;
 use common::wrk::stats::Stats;
 use common::wrk2::report::{Model, Row as Wrk2Row};
 use serde::{Deserialize, Serialize};
@@ -190,42 +191,6 @@ pub struct Latency {
 pub struct Percentile {
     pub percentile: f64,
     pub value_us: u64,
-}
-
-/// wrk's µs histogram, losslessly: `Stats::from_parts` rebuilds it.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct SparseStats {
-    /// Values at or above this are not recorded (timeout in µs + 1).
-    pub limit: u64,
-    /// Stored count (includes the correction's samples below `min`).
-    pub count: u64,
-    /// `null` when empty (wrk's 2^64−1).
-    pub min: Option<u64>,
-    pub max: u64,
-    /// Every non-zero `[value, count]`, ascending.
-    pub counts: Vec<[u64; 2]>,
-}
-
-impl SparseStats {
-    pub fn from_stats(s: &Stats) -> SparseStats {
-        SparseStats {
-            limit: s.limit(),
-            count: s.count(),
-            min: (s.min() != u64::MAX).then_some(s.min()),
-            max: s.max(),
-            counts: s.counts().map(|(v, k)| [v, k]).collect(),
-        }
-    }
-
-    pub fn to_stats(&self) -> Stats {
-        Stats::from_parts(
-            self.limit,
-            self.count,
-            self.min.unwrap_or(u64::MAX),
-            self.max,
-            self.counts.iter().map(|c| (c[0], c[1])),
-        )
-    }
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
