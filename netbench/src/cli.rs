@@ -18,7 +18,7 @@ every target, as Markdown tables, JSON and SVG charts.
 
 Usage: netbench [OPTIONS] [TARGETS.toml]
        netbench k8s [--dry-run] CONFIG.toml   (on Kubernetes; netbench k8s --help)
-       netbench merge WRK.json...             (wrk --json workers as one wrk run)
+       netbench merge FILE.json...            (wrk or qperf --json workers as one run)
 
 Without a targets file netbench starts its own targets: qperf and HTTP servers
 on loopback and, as root with `ip netns`, inside a network namespace behind a
