@@ -1,8 +1,8 @@
 //! The crate's libc calls that are not sockets or event loops: address
 //! lookup with glibc's `gai_strerror` texts, thread-safe `strerror`, the
-//! open-file limit and the `-R` timerfd. Everything `unsafe` outside the
-//! Lua glue and the signal handler lives here, each block with the reason
-//! it is sound.
+//! open-file limit, the `-R` timerfd, the signal self-pipe, and the C stdio
+//! calls the Lua layer needs. Every `unsafe` libc call of the crate outside
+//! the io_uring driver lives here, each block with the reason it is sound.
 
 use std::ffi::{CStr, CString};
 use std::io;
@@ -185,6 +185,98 @@ pub fn timerfd_arm(fd: &OwnedFd, wait_us: u64) -> io::Result<()> {
     Ok(())
 }
 
+/// Sets signal `sig` to be ignored.
+pub fn ignore_signal(sig: libc::c_int) {
+    // SAFETY: installing SIG_IGN passes no pointers and runs no code.
+    unsafe { libc::signal(sig, libc::SIG_IGN) };
+}
+
+/// Installs `handler` for `sig` (SA_RESTART). The handler must only do
+/// async-signal-safe work.
+pub fn install_handler(sig: libc::c_int, handler: extern "C" fn(libc::c_int)) {
+    // SAFETY: an all-zero sigaction is a valid empty one (no flags, empty
+    // mask); we fill in a plain handler whose body the caller keeps
+    // async-signal-safe, and sigaction only reads the struct.
+    unsafe {
+        let mut sa: libc::sigaction = std::mem::zeroed();
+        sa.sa_sigaction = handler as *const () as libc::sighandler_t;
+        sa.sa_flags = libc::SA_RESTART;
+        libc::sigemptyset(&mut sa.sa_mask);
+        libc::sigaction(sig, &sa, std::ptr::null_mut());
+    }
+}
+
+/// A non-blocking close-on-exec pipe as raw (read, write) descriptors; they
+/// are meant to live for the process (a signal handler writes to one).
+pub fn pipe() -> io::Result<(i32, i32)> {
+    let mut fds = [-1i32; 2];
+    // SAFETY: pipe2 writes two descriptors into the 2-element array.
+    if unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC | libc::O_NONBLOCK) } != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok((fds[0], fds[1]))
+}
+
+/// Writes one byte to `fd`, ignoring errors; async-signal-safe (a full
+/// pipe just drops it).
+pub fn write_byte(fd: i32) {
+    let b = 1u8;
+    // SAFETY: write(2) is async-signal-safe and reads one byte from a live
+    // local; a bad descriptor only yields an error we ignore.
+    unsafe { libc::write(fd, (&b as *const u8).cast(), 1) };
+}
+
+/// Waits up to `ms` milliseconds for `fd` to become readable.
+pub fn poll_readable(fd: i32, ms: i32) -> bool {
+    let mut pfd = libc::pollfd {
+        fd,
+        events: libc::POLLIN,
+        revents: 0,
+    };
+    // SAFETY: one initialised pollfd, count 1.
+    unsafe { libc::poll(&mut pfd, 1, ms) > 0 }
+}
+
+extern "C" {
+    /// glibc's stdout stream.
+    static mut stdout: *mut libc::FILE;
+}
+
+/// Makes C stdout line buffered (Lua's `print`/`io.write` go through it).
+/// Call before anything is written to it.
+pub fn line_buffer_c_stdout() {
+    // SAFETY: reads glibc's initialised `stdout` pointer (never reassigned
+    // by us) and calls setvbuf on it before any output, as setvbuf requires.
+    unsafe {
+        libc::setvbuf(stdout, std::ptr::null_mut(), libc::_IOLBF, 0);
+    }
+}
+
+/// Flushes every C output stream.
+pub fn flush_c_stdio() {
+    // SAFETY: fflush(NULL) is defined to flush all output streams.
+    unsafe {
+        libc::fflush(std::ptr::null_mut());
+    }
+}
+
+/// C's `%.14g` text of a double (Lua 5.1's number format).
+pub fn format_g14(n: f64) -> String {
+    let mut buf = [0u8; 64];
+    // SAFETY: snprintf writes at most `buf.len()` bytes (NUL included) into
+    // our buffer; the format is a NUL-terminated literal taking one double.
+    let len = unsafe {
+        libc::snprintf(
+            buf.as_mut_ptr() as *mut libc::c_char,
+            buf.len(),
+            c"%.14g".as_ptr(),
+            n,
+        )
+    };
+    let len = usize::try_from(len).unwrap_or(0).min(buf.len() - 1);
+    String::from_utf8_lossy(&buf[..len]).into_owned()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -223,5 +315,20 @@ mod tests {
         set_nofile_limit(soft, hard).expect("same limit");
         let fd = timerfd().expect("timerfd");
         timerfd_arm(&fd, 1_500_000).expect("arm");
+    }
+
+    #[test]
+    fn pipe_wakes_poll() {
+        let (r, w) = pipe().expect("pipe");
+        assert!(!poll_readable(r, 0));
+        write_byte(w);
+        assert!(poll_readable(r, 0));
+    }
+
+    #[test]
+    fn g14() {
+        assert_eq!(format_g14(0.1), "0.1");
+        assert_eq!(format_g14(1e15), "1e+15");
+        assert_eq!(format_g14(100.0), "100");
     }
 }

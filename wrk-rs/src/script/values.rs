@@ -21,18 +21,7 @@ pub(crate) fn lua_type_name(v: &Value) -> &'static str {
 
 /// Lua 5.1's number to string conversion (`%.14g`).
 pub(crate) fn lua_number_text(n: f64) -> String {
-    let mut buf = [0u8; 64];
-    // SAFETY: buffer and length are valid; the format takes one double.
-    let len = unsafe {
-        libc::snprintf(
-            buf.as_mut_ptr() as *mut libc::c_char,
-            buf.len(),
-            c"%.14g".as_ptr(),
-            n,
-        )
-    };
-    let len = usize::try_from(len).unwrap_or(0).min(buf.len() - 1);
-    String::from_utf8_lossy(&buf[..len]).into_owned()
+    crate::sys::format_g14(n)
 }
 
 /// `lua_tostring` semantics for an error value: strings and numbers, else "(null)".
