@@ -2,7 +2,7 @@
 //! REQ, port, data connection, sync, timed data path, STAT, sync after test.
 //! Every test uses a fresh control connection, like stock.
 
-use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
+use std::net::TcpStream;
 use std::os::fd::AsRawFd;
 use std::time::Duration;
 
@@ -13,7 +13,7 @@ use crate::debug::Trace;
 use crate::ext::{self, Extensions, Extras};
 use crate::proto::{Conf, Counters, Req, Stat, Ticks};
 use crate::tests_table::{self, Transport};
-use crate::{conf, cpu, dbg_line, wire};
+use crate::{conf, cpu, dbg_line, sys, wire};
 
 /// Where the server is.
 #[derive(Clone, Debug)]
@@ -95,8 +95,8 @@ pub fn run_test_ext(
     let stream = connect(target, &SystemClock);
     dbg_line!(trace, "stopping timer");
     let stream = stream?;
-    let mut ctl = Control::new(stream, Side::Client)
-        .map_err(|e| ClientError::Local(crate::control::strerror(&e)))?;
+    let mut ctl =
+        Control::new(stream, Side::Client).map_err(|e| ClientError::Local(sys::strerror(&e)))?;
     let mut run = Run {
         ctl: &mut ctl,
         trace,
@@ -123,10 +123,7 @@ pub fn run_test_ext(
 
 /// Resolves HOST and connects, retrying every second within `-ws` (on `clock`).
 fn connect(target: &Target, clock: &dyn Clock) -> Result<TcpStream, ClientError> {
-    let addrs: Vec<SocketAddr> = (target.host.as_str(), target.listen_port)
-        .to_socket_addrs()
-        .map_err(|e| ClientError::Local(format!("getaddrinfo failed: {}", gai_text(&e))))?
-        .collect();
+    let addrs = sys::resolve(&target.host, target.listen_port).map_err(ClientError::Local)?;
     let give_up = Deadline::after_secs(clock.now(), target.wait_secs);
     loop {
         for a in &addrs {
@@ -142,14 +139,6 @@ fn connect(target: &Target, clock: &dyn Clock) -> Result<TcpStream, ClientError>
         }
         std::thread::sleep(Duration::from_secs(1));
     }
-}
-
-/// glibc's `gai_strerror` text out of Rust's lookup error.
-fn gai_text(e: &std::io::Error) -> String {
-    let s = e.to_string();
-    s.strip_prefix("failed to lookup address information: ")
-        .unwrap_or(&s)
-        .to_string()
 }
 
 struct Run<'a> {

@@ -26,27 +26,13 @@ fn cut63(s: &str) -> String {
     s[..n].to_string()
 }
 
-fn field(f: &[libc::c_char]) -> String {
-    let b: Vec<u8> = f
-        .iter()
-        .take_while(|&&c| c != 0)
-        .map(|&c| c as u8)
-        .collect();
-    String::from_utf8_lossy(&b).into_owned()
-}
-
 /// (nodename, "SYSNAME RELEASE") from uname(2).
 fn uname() -> (String, String) {
-    // SAFETY: utsname is plain old data; zeroed is a valid value.
-    let mut u: libc::utsname = unsafe { std::mem::zeroed() };
-    // SAFETY: `u` is a valid, writable utsname.
-    if unsafe { libc::uname(&mut u) } != 0 {
-        return (String::new(), String::new());
+    let (node, sys, release) = crate::sys::uname();
+    if sys.is_empty() {
+        return (node, String::new());
     }
-    (
-        field(&u.nodename),
-        format!("{} {}", field(&u.sysname), field(&u.release)),
-    )
+    (node, format!("{sys} {release}"))
 }
 
 fn starts_with_ci(line: &str, prefix: &str) -> bool {

@@ -12,13 +12,11 @@ use std::time::{Duration, Instant};
 
 use crate::clock::{self, Clock, Deadline, SharedClock};
 use crate::debug::Trace;
+use crate::sys::{self, strerror};
 use crate::{dbg_line, wire};
 
 /// How long the error text (and the peer's close after our error) may take.
 pub const ERROR_GRACE: Duration = Duration::from_secs(3);
-
-/// `ioctl` request: is the next read at the urgent mark? (Linux, asm-generic).
-const SIOCATMARK: libc::Ioctl = 0x8905;
 
 /// Which end we are; decides the "not responding" wording.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -63,13 +61,9 @@ fn wait(fd: i32, out: bool, deadline: Deadline, clock: &dyn Clock) -> io::Result
             return Ok(Ready::Timeout);
         };
         let events = libc::POLLPRI | if out { libc::POLLOUT } else { libc::POLLIN };
-        let mut p = libc::pollfd {
-            fd,
-            events,
-            revents: 0,
-        };
-        // SAFETY: `p` is one valid pollfd.
-        let r = unsafe { libc::poll(&mut p, 1, ms) };
+        let mut fds = [sys::pollfd(fd, events)];
+        let r = sys::poll(&mut fds, ms);
+        let p = fds[0];
         if r < 0 {
             let e = io::Error::last_os_error();
             if e.kind() == io::ErrorKind::Interrupted {
@@ -219,10 +213,7 @@ impl Control {
 
     /// Whether the next in-band byte is at the urgent mark.
     fn at_mark(&self) -> bool {
-        let mut m: libc::c_int = 0;
-        // SAFETY: SIOCATMARK writes one int into `m`.
-        let r = unsafe { libc::ioctl(self.fd(), SIOCATMARK, &mut m) };
-        r < 0 || m != 0
+        sys::at_mark(self.fd())
     }
 
     /// Non-blocking check for a pending urgent error from the peer.
@@ -249,7 +240,7 @@ impl Control {
 
     /// Whether the peer has closed or reset the connection (without urgent data).
     pub fn peer_gone(&self) -> bool {
-        fd_peer_gone(self.fd())
+        sys::peer_gone(self.fd())
     }
 
     /// Reads the urgent byte and the error text that follows it (§4.12).
@@ -260,10 +251,7 @@ impl Control {
         let fd = self.fd();
         // 1. The urgent byte itself.
         loop {
-            let mut b = [0u8; 1];
-            // SAFETY: `b` is a valid 1-byte buffer.
-            let r = unsafe { libc::recv(fd, b.as_mut_ptr().cast(), 1, libc::MSG_OOB) };
-            if r == 1 {
+            if sys::recv_urgent(fd).is_some() {
                 break;
             }
             if deadline.passed(self.now()) {
@@ -312,9 +300,7 @@ impl Control {
         // Like stock: the urgent byte, then the text in its own write.  A
         // stock peer may print just `server: ` when its SIGURG handler runs
         // before the text is queued (its race, §4.12; stock↔stock too).
-        let b = [wire::URGENT_ERROR];
-        // SAFETY: `b` is a valid 1-byte buffer.
-        unsafe { libc::send(fd, b.as_ptr().cast(), 1, libc::MSG_OOB | libc::MSG_NOSIGNAL) };
+        sys::send_urgent(fd, wire::URGENT_ERROR);
         let text = wire::bound_error_text(text);
         let _ = self.send("error", text.as_bytes(), ERROR_GRACE.as_secs() as u32);
         let _ = self.stream.shutdown(Shutdown::Write);
@@ -333,11 +319,7 @@ impl Control {
                     match self.wait(false, deadline) {
                         Ok(Ready::Timeout) | Err(_) => return,
                         Ok(Ready::Urgent) => {
-                            let mut b = [0u8; 1];
-                            // SAFETY: `b` is a valid 1-byte buffer.
-                            unsafe {
-                                libc::recv(self.fd(), b.as_mut_ptr().cast(), 1, libc::MSG_OOB)
-                            };
+                            sys::recv_urgent(self.fd());
                         }
                         _ => {}
                     }
@@ -346,43 +328,6 @@ impl Control {
                 Err(_) => return,
             }
         }
-    }
-}
-
-/// Whether the peer of stream socket `fd` has closed or reset it (a
-/// non-blocking peek; pending data or urgent data count as alive).
-pub fn fd_peer_gone(fd: i32) -> bool {
-    let mut b = [0u8; 1];
-    // SAFETY: `b` is a valid 1-byte buffer.
-    let r = unsafe {
-        libc::recv(
-            fd,
-            b.as_mut_ptr().cast(),
-            1,
-            libc::MSG_PEEK | libc::MSG_DONTWAIT,
-        )
-    };
-    if r == 0 {
-        return true;
-    }
-    r < 0 && io::Error::last_os_error().kind() != io::ErrorKind::WouldBlock
-}
-
-/// The C `strerror` text of an I/O error (without Rust's " (os error N)").
-pub fn strerror(e: &io::Error) -> String {
-    match e.raw_os_error() {
-        Some(code) => {
-            // SAFETY: strerror returns a valid C string for any code.
-            let p = unsafe { libc::strerror(code) };
-            if p.is_null() {
-                return e.to_string();
-            }
-            // SAFETY: non-null, NUL-terminated.
-            unsafe { std::ffi::CStr::from_ptr(p) }
-                .to_string_lossy()
-                .into_owned()
-        }
-        None => e.to_string(),
     }
 }
 
@@ -464,10 +409,7 @@ mod tests {
         // The urgent byte without text or close: `server failure` once
         // ERROR_GRACE has passed on the clock (1 s per read), not in 3 s.
         let (mut c, s) = pair_on(Arc::new(FakeClock::new(Duration::from_secs(1))));
-        let b = [wire::URGENT_ERROR];
-        // SAFETY: `b` is a valid 1-byte buffer.
-        let n = unsafe { libc::send(s.fd(), b.as_ptr().cast(), 1, libc::MSG_OOB) };
-        assert_eq!(n, 1);
+        assert!(sys::send_urgent(s.fd(), wire::URGENT_ERROR));
         let got = soon(move || c.recv("port", 4, 3600));
         assert_eq!(got, Err(CtlError::PeerFailure));
         drop(s);
@@ -545,10 +487,7 @@ mod tests {
         // The peer raises its error but neither sends text nor closes:
         // stock gives up after 3 s with "server failure".
         let (mut c, s) = pair();
-        let b = [wire::URGENT_ERROR];
-        // SAFETY: `b` is a valid 1-byte buffer.
-        let n = unsafe { libc::send(s.fd(), b.as_ptr().cast(), 1, libc::MSG_OOB) };
-        assert_eq!(n, 1);
+        assert!(sys::send_urgent(s.fd(), wire::URGENT_ERROR));
         let t = Instant::now();
         assert_eq!(c.recv("port", 4, 10), Err(CtlError::PeerFailure));
         assert!(t.elapsed() >= ERROR_GRACE - Duration::from_millis(10));
@@ -560,10 +499,7 @@ mod tests {
     fn urgent_then_close_is_an_empty_text() {
         // Text readable (empty, then EOF): stock prints "server: " alone.
         let (mut c, s) = pair();
-        let b = [wire::URGENT_ERROR];
-        // SAFETY: `b` is a valid 1-byte buffer.
-        let n = unsafe { libc::send(s.fd(), b.as_ptr().cast(), 1, libc::MSG_OOB) };
-        assert_eq!(n, 1);
+        assert!(sys::send_urgent(s.fd(), wire::URGENT_ERROR));
         drop(s);
         assert_eq!(c.recv("port", 4, 10), Err(CtlError::Peer(String::new())));
     }
@@ -593,11 +529,5 @@ mod tests {
                 "synchronize synchronization before test failure: data does not match".into()
             ))
         );
-    }
-
-    #[test]
-    fn strerror_is_c_text() {
-        let e = io::Error::from_raw_os_error(libc::ECONNREFUSED);
-        assert_eq!(strerror(&e), "Connection refused");
     }
 }

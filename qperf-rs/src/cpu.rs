@@ -3,32 +3,22 @@
 //! `/proc/stat`.  Only differences between two samples matter.
 
 use crate::proto::Ticks;
+use crate::sys;
 
 /// Clock ticks per second (`sysconf(_SC_CLK_TCK)`, 100 on Linux).
 pub fn ticks_per_sec() -> u32 {
-    // SAFETY: sysconf has no memory-safety preconditions.
-    let t = unsafe { libc::sysconf(libc::_SC_CLK_TCK) };
-    u32::try_from(t).ok().filter(|&t| t > 0).unwrap_or(100)
+    sys::sysconf(libc::_SC_CLK_TCK)
+        .and_then(|t| u32::try_from(t).ok())
+        .filter(|&t| t > 0)
+        .unwrap_or(100)
 }
 
 /// Online processors (`sysconf(_SC_NPROCESSORS_ONLN)`).
 pub fn online_cpus() -> u32 {
-    // SAFETY: sysconf has no memory-safety preconditions.
-    let n = unsafe { libc::sysconf(libc::_SC_NPROCESSORS_ONLN) };
-    u32::try_from(n).ok().filter(|&n| n > 0).unwrap_or(1)
-}
-
-/// The value of `times()` (ticks since an arbitrary point).
-fn times_real() -> u64 {
-    let mut tms = libc::tms {
-        tms_utime: 0,
-        tms_stime: 0,
-        tms_cutime: 0,
-        tms_cstime: 0,
-    };
-    // SAFETY: `tms` is a valid, writable struct tms.
-    let t = unsafe { libc::times(&mut tms) };
-    t as u64
+    sys::sysconf(libc::_SC_NPROCESSORS_ONLN)
+        .and_then(|n| u32::try_from(n).ok())
+        .filter(|&n| n > 0)
+        .unwrap_or(1)
 }
 
 /// Parses the `cpu ` line of `/proc/stat` text into `t` (all but `real`).
@@ -49,7 +39,7 @@ pub fn parse_proc_stat(text: &str, t: &mut Ticks) {
 /// Samples the counters now.
 pub fn sample() -> Ticks {
     let mut t = Ticks {
-        real: times_real(),
+        real: sys::times(),
         ..Ticks::default()
     };
     if let Ok(text) = std::fs::read_to_string("/proc/stat") {

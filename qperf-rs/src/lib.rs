@@ -24,5 +24,6 @@ pub mod rdma;
 pub mod report;
 pub mod results;
 pub mod server;
+pub mod sys;
 pub mod tests_table;
 pub mod wire;

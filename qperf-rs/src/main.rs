@@ -7,7 +7,7 @@ use qperf_rs::cli::session::{self, End, Runner};
 use qperf_rs::client::{self, ClientError, Outcome, Target};
 use qperf_rs::ext::Extensions;
 use qperf_rs::proto::Req;
-use qperf_rs::server;
+use qperf_rs::{server, sys};
 
 /// The real network and CPU pinning.
 struct Live;
@@ -33,34 +33,7 @@ impl Runner for Live {
     }
 
     fn set_affinity(&mut self, cpu: u32) -> Result<(), String> {
-        // SAFETY: cpu_set_t is plain data; CPU_SET bounds-checks the index
-        // against the set size and sched_setaffinity only reads the set.
-        unsafe {
-            let mut set: libc::cpu_set_t = std::mem::zeroed();
-            if cpu as usize >= 8 * std::mem::size_of::<libc::cpu_set_t>() {
-                return Err(io::Error::from_raw_os_error(libc::EINVAL).to_string_c());
-            }
-            libc::CPU_SET(cpu as usize, &mut set);
-            if libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &set) < 0 {
-                return Err(io::Error::last_os_error().to_string_c());
-            }
-        }
-        Ok(())
-    }
-}
-
-/// `strerror` text of an OS error (without Rust's " (os error N)").
-trait StrError {
-    fn to_string_c(&self) -> String;
-}
-
-impl StrError for io::Error {
-    fn to_string_c(&self) -> String {
-        let s = self.to_string();
-        match s.find(" (os error") {
-            Some(i) => s[..i].to_string(),
-            None => s,
-        }
+        sys::pin_to(cpu).map_err(|e| sys::strerror(&e))
     }
 }
 

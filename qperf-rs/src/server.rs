@@ -21,9 +21,10 @@ use std::time::Duration;
 use socket2::{Domain, Socket, Type};
 
 use crate::clock::{self, SharedClock};
-use crate::control::{strerror, Control, CtlError, Side};
+use crate::control::{Control, CtlError, Side};
 use crate::dbg_line;
 use crate::debug::{self, Sink, Trace};
+use crate::sys::{self, strerror};
 use session::Test;
 
 pub use session::rdma_error;
@@ -150,13 +151,7 @@ pub fn serve_with(
             std::thread::sleep(Duration::from_millis(20));
             continue;
         }
-        let mut p = libc::pollfd {
-            fd: listener.as_raw_fd(),
-            events: libc::POLLIN,
-            revents: 0,
-        };
-        // SAFETY: one valid pollfd.
-        if unsafe { libc::poll(&mut p, 1, 100) } <= 0 {
+        if sys::poll(&mut [sys::pollfd(listener.as_raw_fd(), libc::POLLIN)], 100) <= 0 {
             continue;
         }
         // Accept under the lobby lock, so a waiting test that takes the

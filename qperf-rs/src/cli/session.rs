@@ -125,7 +125,7 @@ pub fn run(
     let _ = s.out.flush();
     if let (Some(doc), End::Exit(code)) = (&s.json, &mut end) {
         if let Err(e) = doc.write() {
-            let e = crate::control::strerror(&e);
+            let e = crate::sys::strerror(&e);
             let _ = writeln!(s.err, "--json {}: cannot write: {e}", doc.path);
             *code = 1;
         }

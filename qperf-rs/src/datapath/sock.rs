@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use socket2::{Domain, Protocol, SockAddr, Socket, Type};
 
-use crate::control::strerror;
+use crate::sys::strerror;
 
 /// The transport of a socket test.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -8,6 +8,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use super::roundtrip::RoundTrips;
 use super::{count, Measured};
+use crate::sys;
 
 /// Result of moving one whole message.
 enum Step {
@@ -29,8 +30,7 @@ pub(super) fn errno_kind() -> io::ErrorKind {
 fn send_full(fd: RawFd, buf: &[u8], fin: &AtomicBool) -> Step {
     let mut off = 0;
     while off < buf.len() || buf.is_empty() {
-        // SAFETY: the pointer/length pair is within `buf`.
-        let n = unsafe { libc::write(fd, buf[off..].as_ptr().cast(), buf.len() - off) };
+        let n = sys::write(fd, &buf[off..]);
         if fin.load(Ordering::Relaxed) {
             return Step::Finished;
         }
@@ -49,8 +49,7 @@ fn send_full(fd: RawFd, buf: &[u8], fin: &AtomicBool) -> Step {
 fn recv_full(fd: RawFd, buf: &mut [u8], fin: &AtomicBool) -> Step {
     let mut off = 0;
     while off < buf.len() || buf.is_empty() {
-        // SAFETY: the pointer/length pair is within `buf`.
-        let n = unsafe { libc::read(fd, buf[off..].as_mut_ptr().cast(), buf.len() - off) };
+        let n = sys::read(fd, &mut buf[off..]);
         if fin.load(Ordering::Relaxed) {
             return Step::Finished;
         }

@@ -16,21 +16,10 @@ use std::time::{Duration, Instant};
 use crate::cpu;
 use crate::proto::Ticks;
 
-extern "C" fn on_alarm(_: libc::c_int) {}
-
 /// Installs the no-op SIGALRM handler without SA_RESTART (once per process).
 fn install_handler() {
     static ONCE: Once = Once::new();
-    ONCE.call_once(|| {
-        // SAFETY: a zeroed sigaction is valid; we fill handler and mask.
-        unsafe {
-            let mut sa: libc::sigaction = std::mem::zeroed();
-            sa.sa_sigaction = on_alarm as extern "C" fn(libc::c_int) as usize;
-            libc::sigemptyset(&mut sa.sa_mask);
-            sa.sa_flags = 0;
-            libc::sigaction(libc::SIGALRM, &sa, std::ptr::null_mut());
-        }
-    });
+    ONCE.call_once(|| crate::sys::interrupt_on(libc::SIGALRM));
 }
 
 #[derive(Default)]
@@ -162,8 +151,7 @@ mod tests {
         let timer = TestTimer::start(1);
         let mut buf = [0u8; 1];
         use std::os::fd::AsRawFd;
-        // SAFETY: valid fd and buffer.
-        let r = unsafe { libc::read(a.as_raw_fd(), buf.as_mut_ptr().cast(), 1) };
+        let r = crate::sys::read(a.as_raw_fd(), &mut buf);
         assert_eq!(r, -1);
         assert!(timer.finished().load(Ordering::SeqCst));
         let (s, e) = timer.stop();

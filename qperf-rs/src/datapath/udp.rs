@@ -9,10 +9,11 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use super::roundtrip::RoundTrips;
 use super::stream::errno_kind;
 use super::{count, Measured};
+use crate::sys::{self, RawAddr};
 
 /// After an idle UDP receive: is the client gone?
 fn client_gone(ctl_fd: Option<RawFd>) -> bool {
-    ctl_fd.is_none_or(crate::control::fd_peer_gone)
+    ctl_fd.is_none_or(crate::sys::peer_gone)
 }
 
 /// UDP call outcome: bytes, interrupted by the timer, idle timeout, or error.
@@ -43,8 +44,7 @@ fn dg(n: isize, fin: &AtomicBool) -> Dg {
 
 pub(super) fn bw_client(fd: RawFd, buf: &[u8], fin: &AtomicBool, m: &mut Measured) {
     while !fin.load(Ordering::Relaxed) {
-        // SAFETY: valid buffer.
-        let n = unsafe { libc::write(fd, buf.as_ptr().cast(), buf.len()) };
+        let n = sys::write(fd, buf);
         match dg(n, fin) {
             Dg::Ok(n) => count(&mut m.s, n),
             Dg::Err => m.s.errs += 1,
@@ -61,8 +61,7 @@ pub(super) fn bw_server(
     ctl_fd: Option<RawFd>,
 ) {
     while !fin.load(Ordering::Relaxed) {
-        // SAFETY: valid buffer.
-        let n = unsafe { libc::recv(fd, buf.as_mut_ptr().cast(), buf.len(), 0) };
+        let n = sys::recv(fd, buf, 0);
         match dg(n, fin) {
             Dg::Ok(n) => count(&mut m.r, n),
             Dg::Err => m.r.errs += 1,
@@ -83,8 +82,7 @@ pub(super) fn lat_client<R: RoundTrips>(
     rt: &mut R,
 ) {
     while !fin.load(Ordering::Relaxed) {
-        // SAFETY: valid buffer.
-        let n = unsafe { libc::write(fd, buf.as_ptr().cast(), buf.len()) };
+        let n = sys::write(fd, buf);
         match dg(n, fin) {
             Dg::Ok(n) => count(&mut m.s, n),
             Dg::Err => {
@@ -94,8 +92,7 @@ pub(super) fn lat_client<R: RoundTrips>(
             }
             _ => break,
         }
-        // SAFETY: valid buffer.
-        let n = unsafe { libc::read(fd, buf.as_mut_ptr().cast(), buf.len()) };
+        let n = sys::read(fd, buf);
         match dg(n, fin) {
             Dg::Ok(n) => {
                 count(&mut m.r, n);
@@ -119,20 +116,8 @@ pub(super) fn lat_server<R: RoundTrips>(
     rt: &mut R,
 ) {
     while !fin.load(Ordering::Relaxed) {
-        // SAFETY: sockaddr_storage is plain old data.
-        let mut from: libc::sockaddr_storage = unsafe { std::mem::zeroed() };
-        let mut len = std::mem::size_of::<libc::sockaddr_storage>() as libc::socklen_t;
-        // SAFETY: valid buffer and address storage.
-        let n = unsafe {
-            libc::recvfrom(
-                fd,
-                buf.as_mut_ptr().cast(),
-                buf.len(),
-                0,
-                (&mut from as *mut libc::sockaddr_storage).cast(),
-                &mut len,
-            )
-        };
+        let mut from = RawAddr::empty();
+        let n = sys::recvfrom(fd, buf, &mut from);
         match dg(n, fin) {
             Dg::Ok(n) => {
                 count(&mut m.r, n);
@@ -153,17 +138,7 @@ pub(super) fn lat_server<R: RoundTrips>(
             }
             Dg::Fin => break,
         }
-        // SAFETY: valid buffer and the address recvfrom filled in.
-        let n = unsafe {
-            libc::sendto(
-                fd,
-                buf.as_ptr().cast(),
-                buf.len(),
-                0,
-                (&from as *const libc::sockaddr_storage).cast(),
-                len,
-            )
-        };
+        let n = sys::sendto(fd, buf, &from);
         match dg(n, fin) {
             Dg::Ok(n) => count(&mut m.s, n),
             Dg::Err => m.s.errs += 1,

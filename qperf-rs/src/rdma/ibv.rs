@@ -40,7 +40,7 @@ fn sys_code(text: &str, code: i32) -> String {
     } else {
         format!(
             "{text}: {}",
-            crate::control::strerror(&io::Error::from_raw_os_error(code))
+            crate::sys::strerror(&io::Error::from_raw_os_error(code))
         )
     }
 }

@@ -8,11 +8,12 @@ use std::cell::Cell;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
-use crate::control::{fd_peer_gone, Control, CtlError};
+use crate::control::{Control, CtlError};
 use crate::datapath::timer::TestTimer;
 use crate::datapath::Role;
 use crate::debug::Trace;
 use crate::proto::{Req, Stat};
+use crate::sys::peer_gone as fd_peer_gone;
 use crate::{cpu, dbg_line};
 
 use super::loops::{plan, verify_slots, Cfg, Kind, Plan, Runner};

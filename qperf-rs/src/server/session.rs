@@ -11,10 +11,11 @@ use super::pin::Pin;
 use super::single::Lobby;
 use super::{Ctx, ServerConfig, MAX_MSG_SIZE, MAX_WAIT_SECS, RDMA_GRACE};
 use crate::clock::Deadline;
-use crate::control::{strerror, Control, CtlError};
+use crate::control::{Control, CtlError};
 use crate::datapath::{self, sock, sock::Net, Role, Spec};
 use crate::debug::Trace;
 use crate::proto::{Counters, Req, Stat, Ticks};
+use crate::sys::{self, strerror};
 use crate::tests_table::{self, Transport};
 use crate::{conf, cpu, dbg_line, wire};
 
@@ -260,16 +261,8 @@ impl Test<'_> {
         deadline: Deadline,
     ) -> Result<Socket, CtlError> {
         let mut fds = [
-            libc::pollfd {
-                fd: ep.as_raw_fd(),
-                events: libc::POLLIN,
-                revents: 0,
-            },
-            libc::pollfd {
-                fd: self.ctl.stream().as_raw_fd(),
-                events: libc::POLLIN | libc::POLLPRI,
-                revents: 0,
-            },
+            sys::pollfd(ep.as_raw_fd(), libc::POLLIN),
+            sys::pollfd(self.ctl.stream().as_raw_fd(), libc::POLLIN | libc::POLLPRI),
         ];
         loop {
             let Some(ms) = deadline.poll_ms(self.ctl.now(), Duration::from_secs(60)) else {
@@ -278,9 +271,7 @@ impl Test<'_> {
                     net.name()
                 )));
             };
-            // SAFETY: two valid pollfds.
-            let r = unsafe { libc::poll(fds.as_mut_ptr(), 2, ms) };
-            if r <= 0 {
+            if sys::poll(&mut fds, ms) <= 0 {
                 continue;
             }
             if fds[1].revents & libc::POLLPRI != 0 {

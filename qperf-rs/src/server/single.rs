@@ -14,7 +14,8 @@ use super::classify::{Classifier, Decision};
 use super::session::Test;
 use super::{spawn_conn, Ctx};
 use crate::clock::Deadline;
-use crate::control::{fd_peer_gone, strerror, CtlError};
+use crate::control::CtlError;
+use crate::sys::{self, pollfd, strerror};
 
 /// A connection the accept loop parked while a test waits for its data.
 pub(super) struct Arrival {
@@ -91,16 +92,7 @@ impl Drop for Lobby<'_> {
 /// when past).
 fn poll_in(fds: &mut [libc::pollfd], now: Instant, until: Instant) {
     let ms = until.saturating_duration_since(now).min(TICK).as_millis() as i32;
-    // SAFETY: `fds` is a valid, initialised slice of pollfds.
-    unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, ms) };
-}
-
-fn pollfd(fd: i32, events: libc::c_short) -> libc::pollfd {
-    libc::pollfd {
-        fd,
-        events,
-        revents: 0,
-    }
+    sys::poll(fds, ms);
 }
 
 impl Test<'_> {
@@ -133,7 +125,7 @@ impl Test<'_> {
                 let mut p = [pollfd(ctl_fd, libc::POLLIN)];
                 poll_in(&mut p, now, now);
                 if p[0].revents != 0 {
-                    if fd_peer_gone(ctl_fd) {
+                    if sys::peer_gone(ctl_fd) {
                         return Err(local(
                             "failed to accept TCP connection: client not responding".into(),
                         ));

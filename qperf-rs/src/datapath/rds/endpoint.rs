@@ -9,7 +9,7 @@ use std::net::{IpAddr, SocketAddr, ToSocketAddrs};
 
 use socket2::{Domain, SockAddr, Socket, Type};
 
-use crate::control::strerror;
+use crate::sys::{gai_text, strerror};
 
 /// Address family of RDS (AF_RDS, also libc's value).
 pub const AF_RDS: i32 = 21;
@@ -36,14 +36,6 @@ impl Kind {
 /// `WHAT: STRERROR`, stock's system-call failure text.
 fn sys(what: &str, e: &io::Error) -> String {
     format!("{what}: {}", strerror(e))
-}
-
-/// glibc's `gai_strerror` text out of Rust's lookup error.
-pub(super) fn gai_text(e: &io::Error) -> String {
-    let s = e.to_string();
-    s.strip_prefix("failed to lookup address information: ")
-        .unwrap_or(&s)
-        .to_string()
 }
 
 /// The address of `host` (numeric, as exchanged; names are resolved and

@@ -9,9 +9,10 @@ use std::time::{Duration, Instant};
 
 use socket2::{Domain, Socket, Type};
 
-use crate::control::{strerror, Control, CtlError};
+use crate::control::{Control, CtlError};
 use crate::dbg_line;
 use crate::debug::Trace;
+use crate::sys::strerror;
 use crate::wire;
 
 fn local(msg: String) -> CtlError {
@@ -128,12 +129,7 @@ pub fn client_hosts(
         .map_err(|e| local(e.to_string()))?;
     let addr = (host, port as u16)
         .to_socket_addrs()
-        .map_err(|e| {
-            local(format!(
-                "getaddrinfo failed: {}",
-                super::endpoint::gai_text(&e)
-            ))
-        })?
+        .map_err(|e| local(format!("getaddrinfo failed: {}", crate::sys::gai_text(&e))))?
         .next()
         .ok_or_else(|| local("connect_tcp failed".into()))?;
     let fd = connect_retrying(ctl, addr, timeout)?;

@@ -17,9 +17,10 @@ use std::time::Duration;
 use socket2::Socket;
 
 use super::{Measured, Pattern, Role};
-use crate::control::{fd_peer_gone, Control, CtlError};
+use crate::control::{Control, CtlError};
 use crate::dbg_line;
 use crate::debug::Trace;
+use crate::sys::peer_gone as fd_peer_gone;
 use crate::wire;
 
 pub use endpoint::{Kind, AF_RDS};

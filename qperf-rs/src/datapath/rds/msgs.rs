@@ -4,7 +4,7 @@
 //! that returns after the timer fired is not counted and ends the loop.
 //!
 //! The loops are generic over [`MsgIo`] so that they can be exercised where
-//! the kernel has no RDS: [`Sys`] is the real thing (raw libc calls on any
+//! the kernel has no RDS: [`Sys`] is the real thing (the libc calls of [`crate::sys`] on any
 //! message socket, e.g. UDP in tests), and the unit tests also use a
 //! scripted fake to check counting and termination call by call.
 
@@ -12,10 +12,10 @@ use std::io;
 use std::os::fd::RawFd;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use socket2::SockAddr;
-
 use super::super::timer::TestTimer;
 use super::super::{count, Measured, Pattern, Role};
+use crate::sys;
+pub use crate::sys::RawAddr;
 
 /// One message per call on a message-oriented socket.
 pub trait MsgIo {
@@ -27,34 +27,6 @@ pub trait MsgIo {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize>;
     /// `recvfrom(buf)`: bytes received and the sender.
     fn recv_from(&mut self, buf: &mut [u8]) -> io::Result<(usize, Self::Addr)>;
-}
-
-/// A socket address as the kernel hands it out or takes it.
-#[derive(Clone, Copy)]
-pub struct RawAddr {
-    storage: libc::sockaddr_storage,
-    len: libc::socklen_t,
-}
-
-impl From<&SockAddr> for RawAddr {
-    fn from(a: &SockAddr) -> Self {
-        // SAFETY: sockaddr_storage is plain old data.
-        let mut storage: libc::sockaddr_storage = unsafe { std::mem::zeroed() };
-        let len = (a.len() as usize).min(std::mem::size_of::<libc::sockaddr_storage>());
-        // SAFETY: `a` holds `a.len()` valid bytes; we copy at most the
-        // storage's size into it.
-        unsafe {
-            std::ptr::copy_nonoverlapping(
-                a.as_ptr().cast::<u8>(),
-                (&mut storage as *mut libc::sockaddr_storage).cast::<u8>(),
-                len,
-            );
-        }
-        RawAddr {
-            storage,
-            len: len as libc::socklen_t,
-        }
-    }
 }
 
 /// The real system calls on a blocking message socket.
@@ -73,41 +45,16 @@ impl MsgIo for Sys {
     type Addr = RawAddr;
 
     fn send_to(&mut self, buf: &[u8], to: &RawAddr) -> io::Result<usize> {
-        // SAFETY: valid buffer; `to` holds `to.len` bytes of address.
-        sys_result(unsafe {
-            libc::sendto(
-                self.0,
-                buf.as_ptr().cast(),
-                buf.len(),
-                0,
-                (&to.storage as *const libc::sockaddr_storage).cast(),
-                to.len,
-            )
-        })
+        sys_result(sys::sendto(self.0, buf, to))
     }
 
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        // SAFETY: valid buffer.
-        sys_result(unsafe { libc::read(self.0, buf.as_mut_ptr().cast(), buf.len()) })
+        sys_result(sys::read(self.0, buf))
     }
 
     fn recv_from(&mut self, buf: &mut [u8]) -> io::Result<(usize, RawAddr)> {
-        // SAFETY: sockaddr_storage is plain old data.
-        let mut from = RawAddr {
-            storage: unsafe { std::mem::zeroed() },
-            len: std::mem::size_of::<libc::sockaddr_storage>() as libc::socklen_t,
-        };
-        // SAFETY: valid buffer and address storage of the given length.
-        let n = unsafe {
-            libc::recvfrom(
-                self.0,
-                buf.as_mut_ptr().cast(),
-                buf.len(),
-                0,
-                (&mut from.storage as *mut libc::sockaddr_storage).cast(),
-                &mut from.len,
-            )
-        };
+        let mut from = RawAddr::empty();
+        let n = sys::recvfrom(self.0, buf, &mut from);
         sys_result(n).map(|n| (n, from))
     }
 }
@@ -282,6 +229,7 @@ pub fn run<S: MsgIo>(s: &mut S, p: &Phase<S::Addr>) -> Measured {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use socket2::SockAddr;
     use std::collections::VecDeque;
     use std::net::UdpSocket;
     use std::os::fd::AsRawFd;
