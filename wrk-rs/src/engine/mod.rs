@@ -11,7 +11,10 @@
 //!   hand-back).
 //! - [`worker`]: the mio (epoll) back end, a thin shell doing the I/O;
 //!   [`conn`] its sockets (TCP, AF_UNIX for `--unix-socket`, TLS).
-//! - [`uring`]: the io_uring driver (issue 14), to drive the same machine.
+//! - [`uring`]: the io_uring back end (issue 14), a shell over the same
+//!   machine and core. [`start_thread`] runs it where the kernel allows it
+//!   and epoll otherwise; `WRK_ENGINE=epoll|uring` forces one
+//!   ([`uring::backend`]).
 //! - [`timers`] per-connection one-shot timers, [`precise`] the `-R` timerfd,
 //!   [`sampler`] Req/Sec sampling, [`clock`] the engine clock.
 //! - This file: the contract with `run.rs` ([`EngineConfig`],
@@ -225,11 +228,22 @@ pub fn start_thread(
     fatal: Arc<FatalSlot>,
 ) -> Result<ThreadHandle, CannotCreate> {
     let index = cfg.index;
-    let worker = worker::Worker::new(cfg, script, stop, fatal)
-        .map_err(|error| CannotCreate { index, error })?;
+    let cannot = |error| CannotCreate { index, error };
+    let body: Box<dyn FnOnce() -> ThreadResult + Send> =
+        match uring::backend().map_err(|msg| cannot(std::io::Error::other(msg)))? {
+            uring::Backend::Uring => {
+                let shell = uring::shell::Shell::new(cfg, script, stop, fatal).map_err(cannot)?;
+                // A ring that cannot be set up in the thread after all: epoll.
+                Box::new(move || shell.run())
+            }
+            uring::Backend::Epoll => {
+                let worker = worker::Worker::new(cfg, script, stop, fatal).map_err(cannot)?;
+                Box::new(move || worker.run())
+            }
+        };
     std::thread::Builder::new()
         .name(format!("wrk-{index}"))
-        .spawn(move || worker.run())
+        .spawn(body)
         .map(|inner| ThreadHandle { inner })
-        .map_err(|error| CannotCreate { index, error })
+        .map_err(cannot)
 }

@@ -6,17 +6,66 @@
 //!   timeout) for the next completions — and the operations the engine
 //!   uses: the wait for a connect, send, multishot receive, cancel.
 //! - [`bufring`]: the provided buffer ring the multishot receives fill.
+//! - [`shell`]: the worker thread's loop over the connection machines
+//!   ([`crate::engine::machine`]), the twin of the epoll worker.
+//! - [`backend`]: which engine runs (`WRK_ENGINE=epoll|uring` forces one;
+//!   by default io_uring where the probe passes, epoll otherwise).
 //! - [`probe`](available): a run-time check, once per process, that the
 //!   kernel lets us set all this up and that a multishot receive really
 //!   delivers; anything missing means the epoll engine is used.
 
 pub mod bufring;
 pub mod ring;
+pub mod shell;
 
 use std::sync::OnceLock;
 use std::time::Duration;
 
 use ring::{Driver, Op, Sizes, Token};
+
+/// The engine that runs the worker threads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Epoll,
+    Uring,
+}
+
+/// The engine for this process: `WRK_ENGINE` (`epoll`, `uring`; unset or
+/// empty: io_uring when [`available`], else epoll). An unknown value, or
+/// `uring` where it cannot run, is an error (a forced engine must not
+/// silently be the other one).
+pub fn backend() -> Result<Backend, String> {
+    static CHOICE: OnceLock<Result<Backend, String>> = OnceLock::new();
+    CHOICE
+        .get_or_init(|| {
+            choose(
+                std::env::var_os("WRK_ENGINE").as_deref(),
+                unavailable_reason(),
+            )
+        })
+        .clone()
+}
+
+/// [`backend`]'s rule, given the variable and the probe's answer.
+pub fn choose(var: Option<&std::ffi::OsStr>, unavailable: Option<&str>) -> Result<Backend, String> {
+    match var.map(|v| v.to_str()) {
+        None | Some(Some("")) => Ok(match unavailable {
+            None => Backend::Uring,
+            Some(_) => Backend::Epoll,
+        }),
+        Some(Some("epoll")) => Ok(Backend::Epoll),
+        Some(Some("uring")) => match unavailable {
+            None => Ok(Backend::Uring),
+            Some(why) => Err(format!(
+                "WRK_ENGINE=uring: io_uring is not usable here: {why}"
+            )),
+        },
+        Some(v) => Err(format!(
+            "WRK_ENGINE must be epoll or uring, not {:?}",
+            v.unwrap_or("(not UTF-8)")
+        )),
+    }
+}
 
 /// Why io_uring cannot be used here (`None`: it can), probed once.
 pub fn unavailable_reason() -> Option<&'static str> {

@@ -117,6 +117,8 @@ pub struct Driver {
     ring: IoUring,
     bufs: BufRing,
     done: Vec<Completion>,
+    /// The kernel takes a minimum wait (`IORING_FEAT_MIN_TIMEOUT`, 6.12).
+    min_timeout: bool,
 }
 
 /// Builds a ring, with the cheapest setup flags the kernel accepts.
@@ -155,6 +157,7 @@ impl Driver {
         let ring = build_ring(sizes)?;
         let bufs = BufRing::register(&ring, BUF_GROUP, sizes.buffers, sizes.buf_size)?;
         Ok(Driver {
+            min_timeout: ring.params().is_feature_min_timeout(),
             ring,
             bufs,
             done: Vec::with_capacity(sizes.cq_entries as usize),
@@ -200,17 +203,36 @@ impl Driver {
 
     /// Submits what is queued and waits for at least one completion or
     /// `timeout` (`None`: do not wait), in one `io_uring_enter`; then the
-    /// completions are in [`Driver::completions`]. A timeout or signal is
-    /// not an error.
+    /// completions are in [`Driver::take_completions`]. A timeout or signal
+    /// is not an error.
     pub fn submit_and_wait(&mut self, timeout: Option<Duration>) -> io::Result<()> {
+        self.submit_and_wait_batch(timeout, 1, 0)
+    }
+
+    /// Like [`Driver::submit_and_wait`], but waits for `want` completions,
+    /// or once `min_wait_us` has passed for at least one (kernel 6.12's
+    /// minimum timeout; older kernels wait for one). Batching the wake-ups
+    /// is what saves CPU: each sleep and wake-up costs a context switch.
+    pub fn submit_and_wait_batch(
+        &mut self,
+        timeout: Option<Duration>,
+        want: usize,
+        min_wait_us: u32,
+    ) -> io::Result<()> {
         let res = match timeout {
             None => self.ring.submit(),
             Some(t) => {
                 let ts = types::Timespec::new()
                     .sec(t.as_secs())
                     .nsec(t.subsec_nanos());
-                let args = types::SubmitArgs::new().timespec(&ts);
-                self.ring.submitter().submit_with_args(1, &args)
+                let mut args = types::SubmitArgs::new().timespec(&ts);
+                let mut want = want.max(1);
+                if want > 1 && self.min_timeout {
+                    args = args.min_wait_usec(min_wait_us);
+                } else {
+                    want = 1;
+                }
+                self.ring.submitter().submit_with_args(want, &args)
             }
         };
         match res {

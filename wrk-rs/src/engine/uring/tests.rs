@@ -58,6 +58,26 @@ fn probe_finds_io_uring_usable() {
 }
 
 #[test]
+fn wrk_engine_variable_forces_an_engine_or_fails_clearly() {
+    use super::{choose, Backend};
+    use std::ffi::OsStr;
+    let epoll = Some(OsStr::new("epoll"));
+    let uring = Some(OsStr::new("uring"));
+    assert_eq!(choose(None, None), Ok(Backend::Uring));
+    assert_eq!(choose(Some(OsStr::new("")), None), Ok(Backend::Uring));
+    assert_eq!(choose(None, Some("no")), Ok(Backend::Epoll));
+    assert_eq!(choose(epoll, None), Ok(Backend::Epoll));
+    assert_eq!(choose(uring, None), Ok(Backend::Uring));
+    let err = choose(uring, Some("setup: Operation not permitted")).unwrap_err();
+    assert_eq!(
+        err,
+        "WRK_ENGINE=uring: io_uring is not usable here: setup: Operation not permitted"
+    );
+    let err = choose(Some(OsStr::new("kqueue")), None).unwrap_err();
+    assert_eq!(err, "WRK_ENGINE must be epoll or uring, not \"kqueue\"");
+}
+
+#[test]
 fn token_round_trips() {
     for op in [Op::Connect, Op::Recv, Op::Send, Op::Cancel] {
         let t = Token::new(op, u32::MAX, 0x1234_5678);
