@@ -18,20 +18,18 @@
 
 use std::io::{self, Read, Write};
 use std::os::fd::{AsRawFd, OwnedFd};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 use std::time::Duration;
 
 use super::ring::{Completion, Driver, Op, Sizes, Token};
 use crate::engine::clock::now_us;
 use crate::engine::conn::{open, Stream};
-use crate::engine::machine::{Action, Env, Event, Machine, MonotonicClock, Policy, Tally};
-use crate::engine::sampler::INTERVAL_US;
-use crate::engine::timers::Timers;
+use crate::engine::core::ThreadCore;
+use crate::engine::machine::{Action, Event, Machine};
 use crate::engine::{EngineConfig, FatalSlot, ThreadResult};
 use crate::error_detail::Cause;
-use crate::rate::Schedule;
-use crate::script_api::{ScriptFailure, ThreadScript};
+use crate::script_api::ThreadScript;
 use crate::tls::{Handshake, ReadOutcome, TlsClient, TlsSession};
 
 /// Plaintext buffer for decrypted TLS records.
@@ -111,57 +109,21 @@ impl Write for Pipe<'_, '_> {
 /// A worker thread's state before its ring exists (the ring is built in
 /// the thread that uses it).
 pub struct Shell {
-    cfg: EngineConfig,
+    core: ThreadCore,
     tls: Option<TlsClient>,
-    script: Option<Box<dyn ThreadScript>>,
-    policy: Policy,
-    tally: Tally,
+    /// The core's stop flag and failure slot, for the epoll fallback.
     stop: Arc<AtomicBool>,
-    /// Where a script failure is reported to the main thread.
     fatal: Arc<FatalSlot>,
-    origin: Option<u64>,
 }
 
 /// The epoll worker, for a thread whose ring could not be set up (e.g. a
 /// locked-memory limit hit by the many rings of a large `-t`).
-pub fn epoll_fallback(
-    cfg: EngineConfig,
-    script: Option<Box<dyn ThreadScript>>,
-    stop: Arc<AtomicBool>,
-    fatal: Arc<FatalSlot>,
-) -> ThreadResult {
-    let empty = ThreadResult::empty(&cfg, None);
-    match crate::engine::worker::Worker::new(cfg, script, stop, fatal) {
+fn epoll_fallback(core: ThreadCore, stop: Arc<AtomicBool>, fatal: Arc<FatalSlot>) -> ThreadResult {
+    let empty = ThreadResult::empty(&core.cfg, None);
+    match crate::engine::worker::Worker::new(core.cfg, core.script, stop, fatal) {
         Ok(w) => w.run(),
         // No event loop at all (the epoll one failed too): no load.
         Err(_) => empty,
-    }
-}
-
-/// Feeds one event to a machine; a script failure is kept and ends the run.
-fn feed(
-    machine: &mut Machine,
-    policy: &Policy,
-    tally: &mut Tally,
-    script: Option<&mut (dyn ThreadScript + 'static)>,
-    failure: &mut Option<ScriptFailure>,
-    ev: Event<'_>,
-) -> Option<Action> {
-    if failure.is_some() {
-        return None;
-    }
-    let mut env = Env {
-        policy,
-        tally,
-        script,
-        clock: &MonotonicClock,
-    };
-    match machine.handle(ev, &mut env) {
-        Ok(a) => Some(a),
-        Err(f) => {
-            *failure = Some(f);
-            None
-        }
     }
 }
 
@@ -176,46 +138,34 @@ impl Shell {
         stop: Arc<AtomicBool>,
         fatal: Arc<FatalSlot>,
     ) -> io::Result<Shell> {
-        let shape = cfg.script_shape.clone().filter(|_| script.is_some());
         let tls = match &cfg.tls_server_name {
             Some(host) => Some(TlsClient::new(host, cfg.addr.ip()).map_err(io::Error::other)?),
             None => None,
         };
-        let origin = cfg.rate.map(|_| now_us());
-        let mut policy = Policy::new(cfg.request.clone(), cfg.pipeline, cfg.timeout_ms);
-        policy.dynamic = shape.as_ref().is_some_and(|s| s.dynamic);
-        policy.has_delay = shape.as_ref().is_some_and(|s| s.delay);
-        policy.has_response = shape.as_ref().is_some_and(|s| s.response);
-        policy.batch_latency = cfg.rate.is_some_and(|r| r.batch_latency);
         Ok(Shell {
-            tally: Tally::new(policy.timeout_us, cfg.rate.is_some(), now_us()),
-            policy,
-            origin,
+            core: ThreadCore::new(cfg, script, stop.clone(), fatal.clone()),
             tls,
-            script,
             stop,
             fatal,
-            cfg,
         })
     }
 
     /// Builds the ring in this thread and runs; if the ring cannot be set
     /// up here after all, the thread runs the epoll worker instead.
     pub fn run(self) -> ThreadResult {
-        let sizes = Sizes::for_connections(self.cfg.connections);
+        let sizes = Sizes::for_connections(self.core.cfg.connections);
         match Driver::new(sizes) {
             Ok(driver) => Loop {
-                timers: Timers::with_capacity(self.cfg.connections),
                 slots: Vec::new(),
                 plain: vec![0u8; if self.tls.is_some() { PLAIN_BUF } else { 0 }].into_boxed_slice(),
                 followups: Vec::new(),
                 graveyard: Vec::new(),
-                failure: None,
                 driver,
-                shell: self,
+                tls: self.tls,
+                core: self.core,
             }
             .run(),
-            Err(_) => epoll_fallback(self.cfg, self.script, self.stop, self.fatal),
+            Err(_) => epoll_fallback(self.core, self.stop, self.fatal),
         }
     }
 }
@@ -224,45 +174,36 @@ impl Shell {
 struct Loop {
     // Dropped first: the ring goes before the memory its operations use.
     driver: Driver,
-    shell: Shell,
+    core: ThreadCore,
+    tls: Option<TlsClient>,
     slots: Vec<Slot>,
-    timers: Timers,
     plain: Box<[u8]>,
     /// Slots to look at once the turn's completions are handled.
     followups: Vec<u32>,
     /// Records of closed TLS sockets whose send is still in flight.
     graveyard: Vec<(u64, Vec<u8>)>,
-    failure: Option<ScriptFailure>,
 }
 
 impl Loop {
     fn run(mut self) -> ThreadResult {
         self.open_all();
-        let start = now_us();
-        self.shell.tally.start_sampling(start);
-        let mut next_tick = start + INTERVAL_US;
+        self.core.start(now_us());
         loop {
             let now = now_us();
-            if now >= next_tick {
-                self.shell.tally.sample(now);
-                if self.shell.stop.load(Ordering::Relaxed) {
-                    break;
+            match self.core.tick(now) {
+                Some(false) => break,
+                Some(true) => {
+                    for i in 0..self.slots.len() {
+                        self.drive(i, Event::Tick);
+                    }
                 }
-                for i in 0..self.slots.len() {
-                    self.drive(i, Event::Tick);
-                }
-                // Repeating timer re-armed after processing: drifts like wrk's.
-                next_tick = now + INTERVAL_US;
+                None => {}
             }
             self.fire_timers(now);
-            if self.finished() {
+            if self.core.finished() {
                 break;
             }
-            let wake = self
-                .timers
-                .next_due()
-                .map_or(next_tick, |t| t.min(next_tick));
-            let wait = Duration::from_micros(wake.saturating_sub(now_us()));
+            let wait = Duration::from_micros(self.core.next_wake().saturating_sub(now_us()));
             let (want, min_wait) = self.batching();
             if self
                 .driver
@@ -272,7 +213,7 @@ impl Loop {
                 break;
             }
             self.complete_all();
-            if self.finished() {
+            if self.core.finished() {
                 break;
             }
         }
@@ -285,27 +226,14 @@ impl Loop {
     /// nothing a latency of tens of µs or more can see. With `-R` pacing
     /// or `delay()`, where send times matter, every completion wakes us.
     fn batching(&self) -> (usize, u32) {
-        let policy = &self.shell.policy;
-        if self.shell.cfg.rate.is_some() || policy.has_delay {
+        if self.core.cfg.rate.is_some() || self.core.policy.has_delay {
             return (1, 0);
         }
         ((self.slots.len() / 4).clamp(1, 32), 20)
     }
 
-    fn finished(&self) -> bool {
-        self.failure.is_some()
-            || self
-                .shell
-                .script
-                .as_ref()
-                .is_some_and(|s| s.stop_requested())
-    }
-
     /// Hands back the counters; sockets are closed off the measured path.
     fn finish(mut self) -> ThreadResult {
-        if let Some(f) = &self.failure {
-            self.shell.fatal.set(f.clone());
-        }
         // Nothing the kernel still does may touch our memory once it is
         // dropped, so cancel everything first (one enter).
         self.driver.cancel_all();
@@ -319,7 +247,7 @@ impl Loop {
         };
         // wrk leaves its sockets to process exit; closing thousands of them
         // here would stretch the measured runtime (see the epoll worker).
-        if self.shell.cfg.connections > 64 {
+        if self.core.cfg.connections > 64 {
             // If the thread cannot be spawned the closure is dropped here,
             // which closes the sockets inline.
             let _ = std::thread::Builder::new()
@@ -328,36 +256,15 @@ impl Loop {
         } else {
             close();
         }
-        let t = self.shell.tally;
-        ThreadResult {
-            complete: t.complete,
-            bytes: t.bytes,
-            errors: t.errors,
-            error_detail: t.error_detail,
-            latency: t.latency,
-            requests: t.requests,
-            corrected: t.corrected,
-            uncorrected: t.uncorrected,
-            script: self.shell.script,
-            failure: self.failure,
-        }
+        self.core.into_result()
     }
 
     /// Opens every slot once; a slot whose socket cannot be created is
     /// dead for the run and keeps no state (as in the epoll worker).
     fn open_all(&mut self) {
-        let (connections, rate) = (self.shell.cfg.connections, self.shell.cfg.rate);
-        for k in 0..connections {
-            let schedule = rate.zip(self.shell.origin).map(|(r, start)| {
-                Schedule::new(
-                    r.total_rate,
-                    r.total_connections,
-                    r.first_connection + k,
-                    start,
-                )
-            });
+        for k in 0..self.core.cfg.connections {
             self.slots.push(Slot {
-                machine: Machine::new(self.shell.policy.has_response, schedule),
+                machine: self.core.new_machine(k),
                 sock: None,
                 tls: None,
                 epoch: 0,
@@ -383,15 +290,7 @@ impl Loop {
     }
 
     fn feed(&mut self, i: usize, ev: Event<'_>) -> Option<Action> {
-        let sh = &mut self.shell;
-        feed(
-            &mut self.slots[i].machine,
-            &sh.policy,
-            &mut sh.tally,
-            sh.script.as_deref_mut(),
-            &mut self.failure,
-            ev,
-        )
+        self.core.feed(&mut self.slots[i].machine, ev)
     }
 
     /// Performs the machine's actions until it waits for an event.
@@ -400,8 +299,7 @@ impl Loop {
             let next = match action {
                 Action::Idle => return,
                 Action::Arm(due) => {
-                    let generation = self.slots[i].machine.generation();
-                    self.timers.arm(due, i as u32, generation);
+                    self.core.arm(due, i, &self.slots[i].machine);
                     return;
                 }
                 Action::Reconnect => {
@@ -430,7 +328,7 @@ impl Loop {
         if slot.sending && slot.tls.is_none() {
             return None;
         }
-        let out = slot.machine.outgoing(&self.shell.policy);
+        let out = slot.machine.outgoing(&self.core.policy);
         if let Some(link) = slot.tls.as_mut() {
             let mut none: &[u8] = &[];
             let mut pipe = Pipe {
@@ -494,7 +392,7 @@ impl Loop {
     /// Opens slot `i`'s socket and waits for the connect; a synchronous
     /// failure kills the slot (wrk).
     fn connect(&mut self, i: usize) {
-        let cfg = &self.shell.cfg;
+        let cfg = &self.core.cfg;
         let sock = open(cfg.addr, cfg.unix_socket.as_deref()).map(|s| match s {
             Stream::Tcp(s) => OwnedFd::from(s),
             Stream::Unix(s) => OwnedFd::from(s),
@@ -567,7 +465,7 @@ impl Loop {
     }
 
     fn fire_timers(&mut self, now: u64) {
-        while let Some(t) = self.timers.pop_due(now) {
+        while let Some(t) = self.core.due_timer(now) {
             let i = t.conn as usize;
             if i < self.slots.len() {
                 self.drive(i, Event::Timer(t.generation));
@@ -681,7 +579,7 @@ impl Loop {
     /// looking at `SO_ERROR` (wrk); https starts its handshake.
     fn on_connected(&mut self, i: usize) {
         let epoch = self.slots[i].epoch;
-        match &self.shell.tls {
+        match &self.tls {
             Some(client) => match client.session() {
                 Ok(session) => {
                     self.slots[i].tls = Some(Box::new(TlsLink {
@@ -719,15 +617,9 @@ impl Loop {
                     self.tls_input(i, &data);
                 } else {
                     let data = self.driver.buffers().get(bid, n as usize);
-                    let sh = &mut self.shell;
-                    let action = feed(
-                        &mut self.slots[i].machine,
-                        &sh.policy,
-                        &mut sh.tally,
-                        sh.script.as_deref_mut(),
-                        &mut self.failure,
-                        Event::Received(data),
-                    );
+                    let action = self
+                        .core
+                        .feed(&mut self.slots[i].machine, Event::Received(data));
                     if let Some(a) = action {
                         self.perform(i, a);
                     }
@@ -800,15 +692,9 @@ impl Loop {
             let ev = match outcome {
                 ReadOutcome::Data(0) | ReadOutcome::WouldBlock => break,
                 ReadOutcome::Data(n) => {
-                    let sh = &mut self.shell;
-                    let action = feed(
-                        &mut slot.machine,
-                        &sh.policy,
-                        &mut sh.tally,
-                        sh.script.as_deref_mut(),
-                        &mut self.failure,
-                        Event::Received(&self.plain[..n]),
-                    );
+                    let action = self
+                        .core
+                        .feed(&mut slot.machine, Event::Received(&self.plain[..n]));
                     match action {
                         Some(Action::Idle) => continue,
                         Some(a) => {
