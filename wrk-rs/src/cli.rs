@@ -51,6 +51,10 @@ pub struct Extensions {
     /// `--unix-socket PATH`: connect to this AF_UNIX socket instead of the
     /// URL's address (the URL still gives Host and path).
     pub unix_socket: Option<std::path::PathBuf>,
+    /// `--start-at MS`: wait until this wall-clock instant (ms since the
+    /// Unix epoch) before starting the threads, so several wrk processes
+    /// (`netbench merge`'s workers) measure the same window.
+    pub start_at_ms: Option<u64>,
 }
 
 /// Everything a run needs from the command line.
@@ -79,7 +83,7 @@ pub struct Config {
     pub target: crate::url::Url,
     /// URL followed by the remaining non-option words (the script's `args`).
     pub script_args: Vec<String>,
-    /// `--json`, `--hdr`, `--errors`, `--unix-socket`.
+    /// `--json`, `--hdr`, `--errors`, `--unix-socket`, `--start-at`.
     pub ext: Extensions,
 }
 
@@ -175,6 +179,16 @@ fn parse_inner<O: Write, E: Write>(
             getopt::JSON => raw.ext.json = Some(value.into()),
             getopt::HDR => raw.ext.hdr = Some(value.into()),
             getopt::UNIX_SOCKET => raw.ext.unix_socket = Some(value.into()),
+            getopt::START_AT => match value.parse::<u64>() {
+                Ok(ms) => raw.ext.start_at_ms = Some(ms),
+                Err(_) => {
+                    let _ = writeln!(
+                        err,
+                        "{prog}: invalid --start-at value '{value}' (expected ms since the Unix epoch)"
+                    );
+                    return Err(());
+                }
+            },
             getopt::ERRORS => match value.as_str() {
                 "detail" => raw.ext.errors_detail = true,
                 // `summary` is stock's behaviour, accepted for symmetry.

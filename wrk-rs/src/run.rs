@@ -140,6 +140,9 @@ fn run_inner(cfg: &Config) -> Result<(), Fatal> {
     let addrs = resolve_target(cfg, main.as_mut())?;
     let stop = Arc::new(AtomicBool::new(false));
     let fatal = Arc::new(engine::FatalSlot::new(signal::wake));
+    if let Some(ms) = cfg.ext.start_at_ms {
+        wait_for_start(ms);
+    }
     let handles = start_threads(cfg, &headers, main.as_mut(), addrs[0], &stop, &fatal)?;
     let (results, window) = wait_and_join(cfg, handles, &stop, &fatal)?;
     report_and_done(cfg, main.as_mut(), &results, &window, outputs)?;
@@ -221,6 +224,19 @@ fn start_threads(
         handles.push(handle);
     }
     Ok(handles)
+}
+
+/// `--start-at`: sleeps until the wall clock reaches `ms` (since the
+/// epoch); an instant already past starts at once, saying by how much.
+fn wait_for_start(ms: u64) {
+    let at = std::time::UNIX_EPOCH + Duration::from_millis(ms);
+    match at.duration_since(SystemTime::now()) {
+        Ok(wait) => std::thread::sleep(wait),
+        Err(late) => warn(&format!(
+            "wrk: --start-at is {} ms in the past; starting now",
+            late.duration().as_millis()
+        )),
+    }
 }
 
 /// The measurement window: banner to joined threads.

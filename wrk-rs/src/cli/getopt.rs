@@ -34,6 +34,7 @@ const EXACT: &[(&str, bool, char)] = &[
     ("hdr", true, HDR),
     ("errors", true, ERRORS),
     ("unix-socket", true, UNIX_SOCKET),
+    ("start-at", true, START_AT),
 ];
 
 /// Option chars returned for the [`EXACT`] options (no short form: these
@@ -42,6 +43,7 @@ pub const JSON: char = '\u{e000}';
 pub const HDR: char = '\u{e001}';
 pub const ERRORS: char = '\u{e002}';
 pub const UNIX_SOCKET: char = '\u{e003}';
+pub const START_AT: char = '\u{e004}';
 
 /// Whether `POSIXLY_CORRECT` is set (glibc then stops at the first non-option).
 pub fn posixly_correct() -> bool {

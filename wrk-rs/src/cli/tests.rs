@@ -237,6 +237,8 @@ fn extensions_need_their_full_names() {
         "detail",
         "--unix-socket",
         "/run/s.sock",
+        "--start-at",
+        "1700000000123",
         "http://h/",
     ]);
     assert_eq!(
@@ -246,7 +248,12 @@ fn extensions_need_their_full_names() {
             hdr: Some("r.hlog".into()),
             errors_detail: true,
             unix_socket: Some("/run/s.sock".into()),
+            start_at_ms: Some(1_700_000_000_123),
         }
+    );
+    assert_eq!(
+        usage_err(&["--start-at", "soon", "http://h/"]),
+        "wrk: invalid --start-at value 'soon' (expected ms since the Unix epoch)\n"
     );
     assert_eq!(cfg(&["http://h/"]).ext, Extensions::default());
     // Abbreviations keep stock's diagnostics (no prefix matching).
