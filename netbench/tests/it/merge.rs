@@ -332,6 +332,13 @@ fn three_local_rate_workers_against_nginx() {
     let files: Vec<String> = (0..3)
         .map(|i| dir.join(format!("r{i}.json")).display().to_string())
         .collect();
+    // The start barrier: every worker waits for one common instant.
+    let start_at_ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as u64
+        + 1500;
+    let start_at = start_at_ms.to_string();
     let workers: Vec<ChildGuard> = files
         .iter()
         .map(|f| {
@@ -341,6 +348,8 @@ fn three_local_rate_workers_against_nginx() {
                 "-d1s",
                 "-R200",
                 "--latency",
+                "--start-at",
+                &start_at,
                 "--json",
                 f,
                 &url,
@@ -372,6 +381,12 @@ fn three_local_rate_workers_against_nginx() {
         netbench::parse::wrk::parse(&text).unwrap_or_else(|| panic!("unparsable:\n{text}"));
     assert_eq!(parsed.requests, Some(total), "{text}");
     assert_eq!((parsed.threads, parsed.connections), (Some(3), Some(6)));
+    for d in &docs {
+        assert!(
+            d.window.start_unix_us >= start_at_ms * 1000,
+            "a worker started before --start-at"
+        );
+    }
     let union =
         merge::wrk::merge_hdr(docs.iter().map(|d| d.histograms.hdr_corrected.as_deref())).unwrap();
     assert_eq!(union.count(), total, "every response recorded once");
