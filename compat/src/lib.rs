@@ -1,8 +1,10 @@
 //! Where the reference material lives, for every test in the workspace.
 //!
 //! `compat/golden/{qperf,wrk}/` holds captures of the real tools and
-//! `compat/spec/` their specifications. Tests of any package reach them
-//! through this crate, so no test hard-codes a relative path of its own.
+//! `compat/spec/` their specifications. Tests of any package can reach them
+//! through this crate instead of a relative path of their own (netbench's
+//! do; some qperf-rs and common tests still join
+//! `CARGO_MANIFEST_DIR/../compat/...` themselves).
 //! (The capture and benchmark scripts beside it are shell; see README.md.)
 
 use std::path::PathBuf;

@@ -79,7 +79,7 @@ fn qperf_bits_and_plain_units() {
 
 #[test]
 fn every_qperf_capture_parses() {
-    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../compat/golden/qperf");
+    let dir = compat::golden_path("qperf");
     let mut n = 0;
     for entry in std::fs::read_dir(dir).expect("golden dir") {
         let p = entry.expect("entry").path();
@@ -142,7 +142,7 @@ fn wrk_errors_and_odd_reports() {
 
 #[test]
 fn every_wrk_capture_parses() {
-    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../compat/golden/wrk");
+    let dir = compat::golden_path("wrk");
     let mut reports = 0;
     for entry in std::fs::read_dir(dir).expect("golden dir") {
         let p = entry.expect("entry").path();
