@@ -262,18 +262,10 @@ impl Run<'_> {
     /// stays open until this is done, as in stock.
     fn exchange_results(
         &mut self,
-        [time_s, time_e]: [Ticks; 2],
-        [s, r]: [Counters; 2],
+        times: [Ticks; 2],
+        counters: [Counters; 2],
     ) -> Result<Outcome, ClientError> {
-        let local = Stat {
-            no_cpus: cpu::online_cpus(),
-            no_ticks: cpu::ticks_per_sec(),
-            time_s,
-            time_e,
-            s,
-            r,
-            ..Stat::default()
-        };
+        let local = cpu::local_stat(times, counters);
         if self.expect_report {
             let (outcome, report) =
                 recv_results_with(self.ctl, &self.trace, self.local.timeout, local, true)?;

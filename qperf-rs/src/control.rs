@@ -331,23 +331,25 @@ impl Control {
     }
 }
 
+/// A connected loopback pair for tests: (client side, server side).
+#[cfg(test)]
+pub(crate) fn loopback_pair() -> (Control, Control) {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let c = TcpStream::connect(l.local_addr().unwrap()).unwrap();
+    let (s, _) = l.accept().unwrap();
+    (
+        Control::new(c, Side::Client).unwrap(),
+        Control::new(s, Side::Server).unwrap(),
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::clock::FakeClock;
-    use std::net::TcpListener;
     use std::sync::Arc;
 
-    /// A connected loopback pair: (client side, server side).
-    fn pair() -> (Control, Control) {
-        let l = TcpListener::bind("127.0.0.1:0").unwrap();
-        let c = TcpStream::connect(l.local_addr().unwrap()).unwrap();
-        let (s, _) = l.accept().unwrap();
-        (
-            Control::new(c, Side::Client).unwrap(),
-            Control::new(s, Side::Server).unwrap(),
-        )
-    }
+    use super::loopback_pair as pair;
 
     /// A pair whose client side decides its timeouts on `clock`.
     fn pair_on(clock: SharedClock) -> (Control, Control) {

@@ -2,7 +2,7 @@
 //! tick count, then the first eight numbers of the aggregate `cpu ` line of
 //! `/proc/stat`.  Only differences between two samples matter.
 
-use crate::proto::Ticks;
+use crate::proto::{Counters, Stat, Ticks};
 use crate::sys;
 
 /// Clock ticks per second (`sysconf(_SC_CLK_TCK)`, 100 on Linux).
@@ -34,6 +34,19 @@ pub fn parse_proc_stat(text: &str, t: &mut Ticks) {
     [
         t.user, t.nice, t.kernel, t.idle, t.iowait, t.irq, t.softirq, t.steal,
     ] = v;
+}
+
+/// This side's STAT from the measured ticks and counters (§4.6).
+pub fn local_stat([time_s, time_e]: [Ticks; 2], [s, r]: [Counters; 2]) -> Stat {
+    Stat {
+        no_cpus: online_cpus(),
+        no_ticks: ticks_per_sec(),
+        time_s,
+        time_e,
+        s,
+        r,
+        ..Stat::default()
+    }
 }
 
 /// Samples the counters now.

@@ -290,20 +290,14 @@ mod tests {
         }
     }
 
-    #[test]
-    fn messages_and_the_trace_go_to_the_output() {
-        let out = Arc::new(Mutex::new(Vec::<u8>::new()));
-        let err = Arc::new(Mutex::new(Vec::<u8>::new()));
-        let output = Output {
-            out: out.clone(),
-            err: err.clone(),
-        };
+    /// Our server on a port of its own (bound here) on its own thread.
+    fn start(debug: bool, output: Output) -> (Target, std::thread::JoinHandle<i32>) {
         let listener = bind(0).unwrap();
         let port = listener.local_addr().unwrap().port();
         let cfg = ServerConfig {
             listen_port: 0,
             loc_timeout_secs: 5,
-            debug: true,
+            debug,
         };
         let server =
             std::thread::spawn(move || serve_with(&cfg, listener, clock::system(), output));
@@ -314,18 +308,35 @@ mod tests {
             debug: false,
             single_port: false,
         };
+        (target, server)
+    }
+
+    /// Stops the server with `quit`; its exit code.
+    fn quit(target: &Target, server: std::thread::JoinHandle<i32>) -> i32 {
+        let quit = req("quit", 0);
+        assert!(matches!(
+            client::run_test(target, &quit, &quit),
+            Ok(Outcome::Quit)
+        ));
+        server.join().unwrap()
+    }
+
+    #[test]
+    fn messages_and_the_trace_go_to_the_output() {
+        let out = Arc::new(Mutex::new(Vec::<u8>::new()));
+        let err = Arc::new(Mutex::new(Vec::<u8>::new()));
+        let output = Output {
+            out: out.clone(),
+            err: err.clone(),
+        };
+        let (target, server) = start(true, output);
         let bad = req("tcp_bw", 0);
         let text = format!("bad message size: 0; must be between 1 and {MAX_MSG_SIZE}");
         assert_eq!(
             client::run_test(&target, &bad, &bad).err(),
             Some(client::ClientError::Remote(text.clone()))
         );
-        let quit = req("quit", 0);
-        assert!(matches!(
-            client::run_test(&target, &quit, &quit),
-            Ok(Outcome::Quit)
-        ));
-        assert_eq!(server.join().unwrap(), 0);
+        assert_eq!(quit(&target, server), 0);
         let out = String::from_utf8(out.lock().unwrap().clone()).unwrap();
         assert_eq!(out, format!("{text}\n"));
         let err = String::from_utf8(err.lock().unwrap().clone()).unwrap();
@@ -338,21 +349,7 @@ mod tests {
 
     #[test]
     fn serves_the_next_client_after_a_data_loop_panics() {
-        let listener = bind(0).unwrap();
-        let port = listener.local_addr().unwrap().port();
-        let cfg = ServerConfig {
-            listen_port: 0,
-            loc_timeout_secs: 5,
-            debug: false,
-        };
-        let server = std::thread::spawn(move || serve_on(&cfg, listener));
-        let target = Target {
-            host: "127.0.0.1".into(),
-            listen_port: port,
-            wait_secs: 5,
-            debug: false,
-            single_port: false,
-        };
+        let (target, server) = start(false, Output::stdio());
         let boom = req("tcp_bw", PANIC_MSG_SIZE as u32);
         let r = client::run_test(&target, &boom, &boom);
         assert!(
@@ -366,11 +363,6 @@ mod tests {
             }
             other => panic!("the next client was not served: {other:?}"),
         }
-        let quit = req("quit", 0);
-        assert!(matches!(
-            client::run_test(&target, &quit, &quit),
-            Ok(Outcome::Quit)
-        ));
-        assert_eq!(server.join().unwrap(), 0);
+        assert_eq!(quit(&target, server), 0);
     }
 }

@@ -1,8 +1,9 @@
 //! Data paths of the socket tests (spec §4.8–4.9): blocking sockets driven
 //! by the calling thread, one `read`/`write` (or `recv`/`sendto`...) of
 //! `msg_size` per message, counters per §4.6, and the per-side timer of
-//! [`timer`].  The loops use raw libc calls so that every syscall is one we
-//! chose and EINTR from the timer ends them, as in stock.
+//! [`timer`].  The loops make one [`crate::sys`] call (one syscall, its raw
+//! result) per step, so that every syscall is one we chose and EINTR from
+//! the timer ends them, as in stock.
 
 pub mod rds;
 pub mod roundtrip;

@@ -128,15 +128,10 @@ pub fn run<B: Backend, T>(
     dbg_line!(trace, "stopping timer");
     let c = counts.map_err(local)?;
     let stat = Stat {
-        no_cpus: cpu::online_cpus(),
-        no_ticks: cpu::ticks_per_sec(),
         max_cqes: c.max_cqes,
-        time_s,
-        time_e,
-        s: c.s,
-        r: c.r,
         rem_s: c.rem_s,
         rem_r: c.rem_r,
+        ..cpu::local_stat([time_s, time_e], [c.s, c.r])
     };
     let out = exchange(ctl, stat)?;
     drop(dev);

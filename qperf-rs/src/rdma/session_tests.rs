@@ -4,7 +4,6 @@
 //! max_cqes) and what the result maths make of it per test kind.
 
 use std::cell::RefCell;
-use std::net::{TcpListener, TcpStream};
 use std::sync::{Arc, Mutex};
 
 use super::fake::{pair, End, FakeVerbs};
@@ -12,7 +11,7 @@ use super::loops::plan;
 use super::node::Node;
 use super::session::{run, Backend, Open};
 use super::verbs::{Fin, Op, Verbs, Wc};
-use crate::control::{Control, CtlError, Side};
+use crate::control::CtlError;
 use crate::datapath::Role;
 use crate::debug::Trace;
 use crate::proto::{Req, Stat};
@@ -98,15 +97,7 @@ impl Verbs for FakeDev {
     }
 }
 
-fn controls() -> (Control, Control) {
-    let l = TcpListener::bind("127.0.0.1:0").unwrap();
-    let c = TcpStream::connect(l.local_addr().unwrap()).unwrap();
-    let (s, _) = l.accept().unwrap();
-    (
-        Control::new(c, Side::Client).unwrap(),
-        Control::new(s, Side::Server).unwrap(),
-    )
-}
+use crate::control::loopback_pair as controls;
 
 struct Both {
     client: Result<(Stat, Stat), CtlError>,

@@ -224,18 +224,10 @@ impl Test<'_> {
     /// until this returns, as stock does.
     pub(super) fn exchange_results(
         &mut self,
-        [time_s, time_e]: [Ticks; 2],
-        [s, r]: [Counters; 2],
+        times: [Ticks; 2],
+        counters: [Counters; 2],
     ) -> Result<(), CtlError> {
-        let stat = Stat {
-            no_cpus: cpu::online_cpus(),
-            no_ticks: cpu::ticks_per_sec(),
-            time_s,
-            time_e,
-            s,
-            r,
-            ..Stat::default()
-        };
+        let stat = cpu::local_stat(times, counters);
         let report = self.report.take();
         send_results_with(
             self.ctl,

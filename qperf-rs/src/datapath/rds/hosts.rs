@@ -156,15 +156,7 @@ mod tests {
         assert_eq!(addr_text("127.0.0.1:5".parse().unwrap()), "127.0.0.1");
     }
 
-    fn controls() -> (Control, Control) {
-        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        let c = TcpStream::connect(l.local_addr().unwrap()).unwrap();
-        let (s, _) = l.accept().unwrap();
-        (
-            Control::new(c, crate::control::Side::Client).unwrap(),
-            Control::new(s, crate::control::Side::Server).unwrap(),
-        )
-    }
+    use crate::control::loopback_pair as controls;
 
     fn unused_addr() -> SocketAddr {
         let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();

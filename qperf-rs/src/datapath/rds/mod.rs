@@ -132,19 +132,8 @@ impl Ready {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::control::Side;
-    use std::net::{TcpListener, TcpStream};
 
-    /// A connected control pair (client, server) on loopback.
-    fn controls() -> (Control, Control) {
-        let l = TcpListener::bind("127.0.0.1:0").unwrap();
-        let c = TcpStream::connect(l.local_addr().unwrap()).unwrap();
-        let (s, _) = l.accept().unwrap();
-        (
-            Control::new(c, Side::Client).unwrap(),
-            Control::new(s, Side::Server).unwrap(),
-        )
-    }
+    use crate::control::loopback_pair as controls;
 
     fn setup(port: u32) -> Setup {
         Setup {
