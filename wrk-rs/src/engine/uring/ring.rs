@@ -330,30 +330,4 @@ impl Driver {
         // SAFETY: a cancel points at no memory of ours.
         unsafe { self.push(e) }
     }
-
-    /// Cancels every operation in flight and waits (bounded) until the
-    /// kernel has answered, so no receive can write into the buffers and no
-    /// send can read memory once the caller drops them.
-    pub fn cancel_all(&mut self) {
-        let e = opcode::AsyncCancel2::new(types::CancelBuilder::any())
-            .build()
-            .user_data(Token::new(Op::Cancel, u32::MAX, 0).encode());
-        // SAFETY: a cancel points at no memory of ours.
-        if unsafe { self.push(e) }.is_err() {
-            return;
-        }
-        let ud = Token::new(Op::Cancel, u32::MAX, 0).encode();
-        for _ in 0..100 {
-            if self
-                .submit_and_wait(Some(Duration::from_millis(10)))
-                .is_err()
-            {
-                return;
-            }
-            // Completions stay in the list for the caller.
-            if self.done.iter().any(|c| c.user_data == ud) {
-                return;
-            }
-        }
-    }
 }

@@ -235,8 +235,24 @@ impl Loop {
     /// Hands back the counters; sockets are closed off the measured path.
     fn finish(mut self) -> ThreadResult {
         // Nothing the kernel still does may touch our memory once it is
-        // dropped, so cancel everything first (one enter).
-        self.driver.cancel_all();
+        // dropped: cancel every operation in flight by its own token (a
+        // hashed lookup each; one cancel-any would scan every armed receive
+        // per match, quadratic at 10,000 connections). Poll-armed receives
+        // and sends are cancelled while the submit runs.
+        for i in 0..self.slots.len() {
+            let slot = &self.slots[i];
+            let ops = [
+                (slot.recv_armed, Op::Recv),
+                (slot.connecting, Op::Connect),
+                (slot.sending, Op::Send),
+            ];
+            for (armed, op) in ops {
+                if armed {
+                    let _ = self.driver.cancel(slot.token(op, i));
+                }
+            }
+        }
+        let _ = self.driver.submit_and_wait(None);
         let slots = std::mem::take(&mut self.slots);
         let driver = self.driver;
         let close = move || {
