@@ -113,7 +113,9 @@ fn stall_window_holds_responses() {
         waited >= Duration::from_millis(150),
         "waited only {waited:?}"
     );
-    assert!(waited <= Duration::from_millis(1000), "waited {waited:?}");
+    // The window is 600 ms; the slack is for a loaded 2-core CI machine
+    // (1.1 s seen at load 13). A response held for good still fails.
+    assert!(waited <= Duration::from_millis(2500), "waited {waited:?}");
 }
 
 #[test]
