@@ -19,7 +19,6 @@ use common::wrk::report::Errors;
 use common::wrk::stats::Stats;
 use common::wrk2::report::{self, Distribution, Model, Row};
 use common::wrk2::stdev;
-use hdrhistogram::Histogram;
 
 use crate::engine::ThreadResult;
 
@@ -108,18 +107,6 @@ fn sum_errors(views: &[ThreadView]) -> Errors {
     e
 }
 
-/// Thread Stats row of a histogram as wrk2 prints it; `max` as given.
-fn hdr_row(h: &Histogram<u64>, max: f64) -> Row {
-    let avg = stdev::mean(h);
-    let sd = stdev::stdev(h);
-    Row {
-        avg,
-        stdev: sd,
-        max,
-        within: stdev::within_stdev(h, avg, sd),
-    }
-}
-
 /// Req/Sec row: the rate samples of all threads in an HdrHistogram (as wrk2
 /// does), max = largest raw sample; no samples → `-nan`, `0.00`, `0.00%`.
 fn requests_row(views: &[ThreadView]) -> Row {
@@ -132,7 +119,7 @@ fn requests_row(views: &[ThreadView]) -> Row {
             max = max.max(value);
         }
     }
-    hdr_row(&h, max as f64)
+    Row::from_histogram(&h, max as f64)
 }
 
 /// Calibration lines wrk2 would have printed by `runtime_us`.
@@ -158,7 +145,7 @@ fn calibration(views: &[ThreadView], runtime_us: u64, opts: &Options) -> Vec<(f6
 pub fn model_from_views(views: &[ThreadView], runtime_us: u64, opts: &Options) -> Model {
     let corrected = merge(views.iter().map(|v| v.corrected));
     let h = corrected.histogram();
-    let latency = hdr_row(h, stdev::max(h) as f64);
+    let latency = Row::from_histogram(h, stdev::max(h) as f64);
     let mut distributions = Vec::new();
     if opts.latency || opts.u_latency {
         distributions.push(Distribution::from_recorder(report::RECORDED, &corrected));
