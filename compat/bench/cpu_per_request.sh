@@ -5,7 +5,10 @@
 # Usage: compat/bench/cpu_per_request.sh
 # Env:   VARIANTS (default "stock ours-epoll ours-uring")  what to compare:
 #                  stock = $STOCK; ours = $OURS as it chooses its engine;
-#                  ours-X = $OURS with WRK_ENGINE=X
+#                  ours-X = $OURS with WRK_ENGINE=X; NAME=PATH = the wrk
+#                  binary at PATH, NAME=PATH:X the same with WRK_ENGINE=X
+#                  (before/after builds side by side, e.g.
+#                  "stock old=/tmp/wrk-old:uring new=/tmp/wrk-new:uring")
 #        ROUNDS (5)       interleaved rounds per case (the order rotates)
 #        DURATION (3s)    wrk -d of every run
 #        THREADS (1)      wrk -t
@@ -39,7 +42,11 @@ strace_on=${STRACE:-1}
 strace_duration=${STRACE_DURATION:-2s}
 stock=${STOCK:-/usr/bin/wrk}
 nginx_bin=${NGINX:-$(command -v nginx || echo /usr/sbin/nginx)}
-ours=${OURS:-$(build_ours wrk-rs wrk)}
+# Our build only where a variant uses $OURS.
+ours=${OURS:-}
+if [[ -z "$ours" && " ${variants[*]} " =~ \ ours(-[a-z]+)?\  ]]; then
+    ours=$(build_ours wrk-rs wrk)
+fi
 
 if (($(nproc) < 2)); then
     echo "needs 2 CPUs (nginx on 0, the client on 1); this host has $(nproc)" >&2
@@ -71,9 +78,14 @@ cmd() {
         stock) echo "env $stock" ;;
         ours) echo "env $ours" ;;
         ours-*) echo "env WRK_ENGINE=${1#ours-} $ours" ;;
+        *=*:*) local b=${1#*=}; echo "env WRK_ENGINE=${b##*:} ${b%:*}" ;;
+        *=*) echo "env ${1#*=}" ;;
         *) echo "unknown variant $1" >&2; exit 2 ;;
     esac
 }
+
+# name VARIANT: its label in file names and the table (NAME of NAME=PATH).
+name() { echo "${1%%=*}"; }
 
 # parse OUT TIMEFILE: "rps avg_ms cpu_us_per_req cpu_s rss_MiB requests errors"
 parse() {
@@ -103,34 +115,36 @@ parse() {
 
 # run_one VARIANT CASE ROUND: one pinned, timed run.
 run_one() {
-    local v=$1 case=$2 round=$3 c=${2#c} out rc=0
-    out=$BENCH_TMP/$case.$v.$round.txt
+    local v=$1 case=$2 round=$3 c=${2#c} out rc=0 n
+    n=$(name "$1")
+    out=$BENCH_TMP/$case.$n.$round.txt
     # shellcheck disable=SC2046
     /usr/bin/time -o "$out.time" -f '%U %S %M' \
         taskset -c 1 timeout -k 5 "$limit" $(cmd "$v") \
         -t"$threads" -c"$c" -d"$duration" "$url" >"$out" 2>&1 || rc=$?
-    ((rc == 0)) || echo "  $v $case round $round: exit $rc (figures may be missing)" >&2
-    parse "$out" "$out.time" >>"$BENCH_TMP/$case.$v.tsv"
-    printf '  %-11s %-7s round %d: %s\n' "$v" "$case" "$round" \
+    ((rc == 0)) || echo "  $n $case round $round: exit $rc (figures may be missing)" >&2
+    parse "$out" "$out.time" >>"$BENCH_TMP/$case.$n.tsv"
+    printf '  %-11s %-7s round %d: %s\n' "$n" "$case" "$round" \
         "$(awk '{ printf "%s req/s, avg %s ms, %s us cpu/req (%s s cpu), %s MiB rss, errors %s", $1, $2, $3, $4, $5, $7 }' \
-            <(tail -n1 "$BENCH_TMP/$case.$v.tsv"))" >&2
+            <(tail -n1 "$BENCH_TMP/$case.$n.tsv"))" >&2
 }
 
 # strace_one VARIANT CASE: syscalls per request of one run under strace.
 strace_one() {
-    local v=$1 case=$2 c=${2#c} out calls reqs rc=0
-    out=$BENCH_TMP/$case.$v.strace
+    local v=$1 case=$2 c=${2#c} out calls reqs rc=0 n
+    n=$(name "$1")
+    out=$BENCH_TMP/$case.$n.strace
     # shellcheck disable=SC2046
     taskset -c 1 timeout -k 5 "$limit" strace -c -f -o "$out" $(cmd "$v") \
         -t"$threads" -c"$c" -d"$strace_duration" "$url" >"$out.txt" 2>&1 || rc=$?
-    ((rc == 0)) || echo "  $v $case strace: exit $rc" >&2
+    ((rc == 0)) || echo "  $n $case strace: exit $rc" >&2
     calls=$(awk '$NF == "total" { print $4 }' "$out" 2>/dev/null || true)
     reqs=$(awk '/ requests in / { print $1 }' "$out.txt")
     awk -v c="${calls:-0}" -v r="${reqs:-0}" 'BEGIN { if (r > 0) printf "%.2f\n", c / r; else print "-" }' \
-        >"$BENCH_TMP/$case.$v.sys"
+        >"$BENCH_TMP/$case.$n.sys"
     top=$(awk 'NR > 2 && $NF != "total" && $1 !~ /^-/ { print $4, $NF }' "$out" |
         sort -n -r | head -4 | awk '{ printf " %s %s", $2, $1 }')
-    echo "  $v $case strace: ${calls:-?} syscalls, ${reqs:-?} requests:$top" >&2
+    echo "  $n $case strace: ${calls:-?} syscalls, ${reqs:-?} requests:$top" >&2
 }
 
 echo "# cpu per request: ${variants[*]}; ours $ours, stock $stock" >&2
@@ -157,7 +171,7 @@ done
 col() { # FILE N [FN]: FN (default median) of column N
     if [[ -f "$1" ]]; then awk -v n="$2" '{ print $n }' "$1" | "${3:-median}"; else echo -; fi
 }
-base=${variants[0]}
+base=$(name "${variants[0]}")
 echo
 echo "wrk -t$threads -d$duration, nginx on CPU 0, client on CPU 1; median of $rounds interleaved rounds"
 echo "(x = ratio to $base; cpu_us/req = client user+sys per completed request; syscalls/req"
@@ -171,6 +185,7 @@ for c in "${conns_list[@]}"; do
     b_cpu=$(col "$BENCH_TMP/$case.$base.tsv" 3)
     b_sys=$(cat "$BENCH_TMP/$case.$base.sys" 2>/dev/null || echo -)
     for v in "${variants[@]}"; do
+        v=$(name "$v")
         f=$BENCH_TMP/$case.$v.tsv
         cpu=$(col "$f" 3)
         sys=$(cat "$BENCH_TMP/$case.$v.sys" 2>/dev/null || echo -)

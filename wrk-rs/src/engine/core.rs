@@ -15,6 +15,7 @@ use super::timers::{Timer, Timers};
 use super::{EngineConfig, FatalSlot, ThreadResult};
 use crate::rate::Schedule;
 use crate::script_api::{ScriptFailure, ThreadScript};
+use crate::tls::TlsClient;
 
 /// One worker thread's shared state.
 pub struct ThreadCore {
@@ -61,6 +62,17 @@ impl ThreadCore {
             failure: None,
             next_tick: now,
             cfg,
+        }
+    }
+
+    /// The TLS client of an https run (`None` for http).
+    pub fn tls_client(&self) -> std::io::Result<Option<TlsClient>> {
+        let cfg = &self.cfg;
+        match &cfg.tls_server_name {
+            Some(host) => TlsClient::new(host, cfg.addr.ip())
+                .map(Some)
+                .map_err(std::io::Error::other),
+            None => Ok(None),
         }
     }
 

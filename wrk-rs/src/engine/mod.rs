@@ -9,12 +9,15 @@
 //! - [`core`]: what every back end's thread loop shares (policy, tally,
 //!   script, timers, the 100 ms tick, stop flag, result and failure
 //!   hand-back).
-//! - [`worker`]: the mio (epoll) back end, a thin shell doing the I/O;
-//!   [`conn`] its sockets (TCP, AF_UNIX for `--unix-socket`, TLS).
-//! - [`uring`]: the io_uring back end (issue 14), a shell over the same
-//!   machine and core. [`start_thread`] runs it where the kernel allows it
-//!   and epoll otherwise; `WRK_ENGINE=epoll|uring` forces one
-//!   ([`uring::backend`]).
+//! - [`shell`]: the thread loop itself, written once: open, turn, feed
+//!   events to the machines and perform their actions, close. Generic over
+//!   the back end's I/O primitives ([`shell::Io`]: open, send, close, wait
+//!   and handle events, shut down).
+//! - [`worker`]: the mio (epoll) back end; [`conn`] its sockets (TCP,
+//!   AF_UNIX for `--unix-socket`, TLS).
+//! - [`uring`]: the io_uring back end (issue 14). [`start_thread`] runs it
+//!   where the kernel allows it and epoll otherwise;
+//!   `WRK_ENGINE=epoll|uring` forces one ([`uring::backend`]).
 //! - [`timers`] per-connection one-shot timers, [`precise`] the `-R` timerfd,
 //!   [`sampler`] Req/Sec sampling, [`clock`] the engine clock.
 //! - This file: the contract with `run.rs` ([`EngineConfig`],
@@ -57,6 +60,7 @@ pub mod core;
 pub mod machine;
 pub mod precise;
 pub mod sampler;
+pub mod shell;
 pub mod timers;
 pub mod uring;
 pub mod worker;
@@ -229,18 +233,19 @@ pub fn start_thread(
 ) -> Result<ThreadHandle, CannotCreate> {
     let index = cfg.index;
     let cannot = |error| CannotCreate { index, error };
-    let body: Box<dyn FnOnce() -> ThreadResult + Send> =
-        match uring::backend().map_err(|msg| cannot(std::io::Error::other(msg)))? {
-            uring::Backend::Uring => {
-                let shell = uring::shell::Shell::new(cfg, script, stop, fatal).map_err(cannot)?;
-                // A ring that cannot be set up in the thread after all: epoll.
-                Box::new(move || shell.run())
-            }
-            uring::Backend::Epoll => {
-                let worker = worker::Worker::new(cfg, script, stop, fatal).map_err(cannot)?;
-                Box::new(move || worker.run())
-            }
-        };
+    let backend = uring::backend().map_err(|msg| cannot(std::io::Error::other(msg)))?;
+    let core = core::ThreadCore::new(cfg, script, stop, fatal);
+    let body: Box<dyn FnOnce() -> ThreadResult + Send> = match backend {
+        uring::Backend::Uring => {
+            let prepared = uring::io::Prepared::new(core).map_err(cannot)?;
+            // A ring that cannot be set up in the thread after all: epoll.
+            Box::new(move || prepared.run())
+        }
+        uring::Backend::Epoll => {
+            let worker = worker::Mio::worker(core).map_err(cannot)?;
+            Box::new(move || worker.run())
+        }
+    };
     std::thread::Builder::new()
         .name(format!("wrk-{index}"))
         .spawn(body)

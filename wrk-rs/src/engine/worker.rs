@@ -10,12 +10,11 @@
 //! keep-alive steady state costs one write, one read and a share of
 //! epoll_wait per request.
 //!
-//! The shell does the I/O (sockets, TLS records, the timer heap, the
-//! timerfd) and nothing else: what is counted is decided by the machine.
+//! The back end does the I/O (sockets, TLS records, the timerfd) and
+//! nothing else: the loop is [`Shell`]'s, what is counted is decided by the
+//! machine.
 
 use std::io;
-use std::sync::atomic::AtomicBool;
-use std::sync::Arc;
 use std::time::Duration;
 
 use mio::{Events, Interest, Poll, Token};
@@ -23,11 +22,11 @@ use mio::{Events, Interest, Poll, Token};
 use super::clock::now_us;
 use super::conn::{open, Link};
 use super::core::ThreadCore;
-use super::machine::{Action, Event, Machine};
+use super::machine::{Action, Event};
 use super::precise::PreciseTimer;
-use super::{EngineConfig, FatalSlot, ThreadResult};
+use super::shell::{Conn, Io, Shell};
+use super::EngineConfig;
 use crate::error_detail::Cause;
-use crate::script_api::ThreadScript;
 use crate::tls::{Handshake, ReadOutcome, TlsClient};
 
 /// Read buffer size (wrk's RECVBUF is 8192; larger means fewer reads for
@@ -36,235 +35,147 @@ const RECV_BUF: usize = 64 * 1024;
 /// Token of the precise timer (connections use their index).
 const TIMER_TOKEN: Token = Token(usize::MAX - 1);
 
-/// One connection slot: its socket and its policy state.
-struct Slot {
-    link: Link,
-    machine: Machine,
-}
-
-/// Per-thread engine state.
-pub struct Worker {
-    core: ThreadCore,
+/// The mio back end's state.
+pub struct Mio {
     poll: Poll,
-    slots: Vec<Slot>,
+    events: Events,
     tls: Option<TlsClient>,
     precise: Option<PreciseTimer>,
     buf: Box<[u8]>,
 }
 
-impl Worker {
-    pub fn new(
-        cfg: EngineConfig,
-        script: Option<Box<dyn ThreadScript>>,
-        stop: Arc<AtomicBool>,
-        fatal: Arc<FatalSlot>,
-    ) -> io::Result<Worker> {
+/// A worker thread on mio.
+pub type Worker = Shell<Mio>;
+
+impl Mio {
+    /// The epoll worker over an existing core (also the io_uring shell's
+    /// fallback when its ring cannot be set up).
+    pub fn worker(core: ThreadCore) -> io::Result<Worker> {
+        let cfg = &core.cfg;
         let poll = Poll::new()?;
-        let tls = match &cfg.tls_server_name {
-            Some(host) => Some(TlsClient::new(host, cfg.addr.ip()).map_err(io::Error::other)?),
-            None => None,
-        };
+        let tls = core.tls_client()?;
         let precise = match cfg.rate {
             Some(_) => PreciseTimer::new(poll.registry(), TIMER_TOKEN).ok(),
             None => None,
         };
-        Ok(Worker {
-            core: ThreadCore::new(cfg, script, stop, fatal),
+        let events = Events::with_capacity(cfg.connections.clamp(16, 1024) + 1);
+        let io = Mio {
             poll,
-            slots: Vec::new(),
+            events,
             tls,
             precise,
             buf: vec![0u8; RECV_BUF].into_boxed_slice(),
+        };
+        Ok(Shell::new(io, core))
+    }
+}
+
+impl Io for Mio {
+    type Conn = Link;
+
+    fn open(&mut self, cfg: &EngineConfig, i: usize, link: &mut Link) -> io::Result<()> {
+        let mut sock = open(cfg.addr, cfg.unix_socket.as_deref())?;
+        self.poll.registry().register(
+            &mut sock,
+            Token(i),
+            Interest::READABLE | Interest::WRITABLE,
+        )?;
+        link.sock = Some(sock);
+        Ok(())
+    }
+
+    fn close(&mut self, _: usize, link: &mut Link) {
+        link.close();
+    }
+
+    fn send(&mut self, _: usize, link: &mut Link, out: &[u8]) -> Option<Event<'static>> {
+        loop {
+            return match link.write(out) {
+                // TLS buffer full: wait for writability (flush, then resume).
+                Ok(0) => None,
+                Ok(n) => Some(Event::Sent(n)),
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => None,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => Some(Event::WriteFailed(Cause::io(&e))),
+            };
+        }
+    }
+
+    fn turn(sh: &mut Worker, wake: u64) -> io::Result<()> {
+        let now = now_us();
+        let wait = wake.saturating_sub(now);
+        let timeout = match sh.io.precise.as_mut() {
+            Some(p) if wait > 0 => {
+                p.arm(wake, now);
+                // The timerfd wakes us; the poll timeout is only a backstop.
+                Duration::from_micros(wait + 2000)
+            }
+            _ => Duration::from_micros(wait),
+        };
+        // Taken out for the loop below (a pointer swap, no allocation).
+        let mut events = std::mem::replace(&mut sh.io.events, Events::with_capacity(0));
+        let res = match sh.io.poll.poll(&mut events, Some(timeout)) {
+            Ok(()) => {
+                sh.on_events(&events);
+                Ok(())
+            }
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => Ok(()),
+            Err(e) => Err(e),
+        };
+        sh.io.events = events;
+        res
+    }
+
+    fn shutdown(self, conns: Vec<Conn<Link>>) -> Box<dyn FnOnce() + Send> {
+        let links: Vec<Link> = conns.into_iter().map(|c| c.io).collect();
+        Box::new(move || {
+            for mut l in links {
+                l.close();
+            }
         })
     }
+}
 
-    /// Runs until the stop flag is seen at a 100 ms tick (or the script
-    /// stops the thread, or a hook fails), then hands back the counters.
-    pub fn run(mut self) -> ThreadResult {
-        self.open_all();
-        let mut events = Events::with_capacity(self.slots.len().clamp(16, 1024) + 1);
-        self.core.start(now_us());
-        loop {
-            let now = now_us();
-            match self.core.tick(now) {
-                Some(false) => break,
-                Some(true) => {
-                    for i in 0..self.slots.len() {
-                        self.drive(i, Event::Tick);
-                    }
+impl Shell<Mio> {
+    fn on_events(&mut self, events: &Events) {
+        for ev in events.iter() {
+            if ev.token() == TIMER_TOKEN {
+                if let Some(p) = self.io.precise.as_mut() {
+                    p.fired();
                 }
-                None => {}
+                continue;
             }
-            self.fire_timers(now);
-            if self.core.finished() {
+            let closed = ev.is_read_closed() || ev.is_error();
+            let readable = ev.is_readable() || closed;
+            self.on_event(ev.token().0, readable, closed, ev.is_writable());
+            if self.core.failed() {
                 break;
             }
-            let wake = self.core.next_wake();
-            let now = now_us();
-            let wait = wake.saturating_sub(now);
-            let timeout = match self.precise.as_mut() {
-                Some(p) if wait > 0 => {
-                    p.arm(wake, now);
-                    // The timerfd wakes us; the poll timeout is only a backstop.
-                    Duration::from_micros(wait + 2000)
-                }
-                _ => Duration::from_micros(wait),
-            };
-            match self.poll.poll(&mut events, Some(timeout)) {
-                Ok(()) => {}
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(_) => break,
-            }
-            for ev in events.iter() {
-                if ev.token() == TIMER_TOKEN {
-                    if let Some(p) = self.precise.as_mut() {
-                        p.fired();
-                    }
-                    continue;
-                }
-                let closed = ev.is_read_closed() || ev.is_error();
-                let readable = ev.is_readable() || closed;
-                self.on_event(ev.token().0, readable, closed, ev.is_writable());
-                if self.core.failed() {
-                    break;
-                }
-            }
-            if self.core.finished() {
-                break;
-            }
-        }
-        // wrk leaves its sockets to process exit; closing thousands of them
-        // here would delay the join and stretch the measured runtime, so a
-        // helper thread closes them (inline if it cannot be spawned).
-        let links: Vec<Link> = std::mem::take(&mut self.slots)
-            .into_iter()
-            .map(|s| s.link)
-            .collect();
-        if links.len() > 64 {
-            // If the thread cannot be spawned the closure is dropped here,
-            // which closes the sockets inline.
-            let _ = std::thread::Builder::new()
-                .name("wrk-close".into())
-                .spawn(move || close_all(links));
-        } else {
-            close_all(links);
-        }
-        self.core.into_result()
-    }
-
-    /// Opens every connection slot once. A slot whose socket cannot even be
-    /// created (fd limit) counts a connect error and is dead for the run, as
-    /// in wrk; we do not keep its state, so `-c1m` under a 20,000-descriptor
-    /// limit holds memory only for the connections that exist.
-    fn open_all(&mut self) {
-        for k in 0..self.core.cfg.connections {
-            self.slots.push(Slot {
-                link: Link::default(),
-                machine: self.core.new_machine(k),
-            });
-            let i = self.slots.len() - 1;
-            self.connect(i);
-            if self.slots[i].machine.is_dead() {
-                self.slots.pop();
-            }
-        }
-        self.slots.shrink_to_fit();
-    }
-
-    /// Feeds one event to connection `i`'s machine and performs what it
-    /// asks for.
-    fn drive(&mut self, i: usize, ev: Event<'_>) {
-        if let Some(action) = self.feed(i, ev) {
-            self.perform(i, action);
-        }
-    }
-
-    /// One machine step; `None` after a script failure.
-    fn feed(&mut self, i: usize, ev: Event<'_>) -> Option<Action> {
-        self.core.feed(&mut self.slots[i].machine, ev)
-    }
-
-    /// Performs the machine's actions until it waits for an event.
-    fn perform(&mut self, i: usize, mut action: Action) {
-        loop {
-            let next = match action {
-                Action::Idle => return,
-                Action::Arm(due) => {
-                    self.core.arm(due, i, &self.slots[i].machine);
-                    return;
-                }
-                Action::Reconnect => {
-                    self.slots[i].link.close();
-                    self.connect(i);
-                    return;
-                }
-                Action::Send => {
-                    let slot = &mut self.slots[i];
-                    let out = slot.machine.outgoing(&self.core.policy);
-                    match slot.link.write(out) {
-                        // TLS buffer full: wait for writability (flush, then resume).
-                        Ok(0) => return,
-                        Ok(n) => Event::Sent(n),
-                        Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
-                        Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                        Err(e) => Event::WriteFailed(Cause::io(&e)),
-                    }
-                }
-            };
-            match self.feed(i, next) {
-                Some(a) => action = a,
-                None => return,
-            }
-        }
-    }
-
-    /// Fires due delay/pacing timers.
-    fn fire_timers(&mut self, now: u64) {
-        while let Some(t) = self.core.due_timer(now) {
-            let i = t.conn as usize;
-            if i < self.slots.len() {
-                self.drive(i, Event::Timer(t.generation));
-            }
-        }
-    }
-
-    /// Opens connection `i`'s socket; a synchronous failure kills the slot (wrk).
-    fn connect(&mut self, i: usize) {
-        let unix = self.core.cfg.unix_socket.as_deref();
-        let registered = open(self.core.cfg.addr, unix).and_then(|mut sock| {
-            self.poll
-                .registry()
-                .register(&mut sock, Token(i), Interest::READABLE | Interest::WRITABLE)
-                .map(|()| sock)
-        });
-        match registered {
-            Ok(sock) => self.slots[i].link.sock = Some(sock),
-            Err(e) => self.drive(i, Event::OpenFailed(Cause::io(&e))),
         }
     }
 
     fn on_event(&mut self, i: usize, readable: bool, closed: bool, writable: bool) {
-        let Some(slot) = self.slots.get_mut(i) else {
+        let Some(conn) = self.conns.get_mut(i) else {
             return;
         };
-        if slot.machine.is_dead() || slot.link.sock.is_none() {
+        if conn.machine.is_dead() || conn.io.sock.is_none() {
             return;
         }
-        if slot.link.handshaking {
+        if conn.io.handshaking {
             self.handshake(i);
             return;
         }
-        if !slot.machine.is_connected() {
+        if !conn.machine.is_connected() {
             self.on_connected(i);
             return;
         }
-        let generation = slot.machine.generation();
+        let generation = conn.machine.generation();
         if readable && !self.on_readable(i, closed) {
             return;
         }
-        let slot = &mut self.slots[i];
-        if writable && slot.machine.generation() == generation {
-            if let (Some(tls), Some(sock)) = (slot.link.tls.as_mut(), slot.link.sock.as_mut()) {
+        let conn = &mut self.conns[i];
+        if writable && conn.machine.generation() == generation {
+            if let (Some(tls), Some(sock)) = (conn.io.tls.as_mut(), conn.io.sock.as_mut()) {
                 if tls.wants_write() {
                     if let Err(e) = tls.flush(sock) {
                         self.drive(i, Event::WriteFailed(Cause::io(&e)));
@@ -272,7 +183,7 @@ impl Worker {
                     }
                 }
             }
-            if self.slots[i].machine.wants_send() {
+            if self.conns[i].machine.wants_send() {
                 self.drive(i, Event::CanSend);
             }
         }
@@ -281,10 +192,10 @@ impl Worker {
     /// First event after connect: plain TCP counts as connected without
     /// checking SO_ERROR (wrk), so async failures surface as read/write errors.
     fn on_connected(&mut self, i: usize) {
-        match &self.tls {
+        match &self.io.tls {
             Some(tls) => match tls.session() {
                 Ok(s) => {
-                    let link = &mut self.slots[i].link;
+                    let link = &mut self.conns[i].io;
                     link.tls = Some(Box::new(s));
                     link.handshaking = true;
                     self.handshake(i);
@@ -296,7 +207,7 @@ impl Worker {
     }
 
     fn handshake(&mut self, i: usize) {
-        let link = &mut self.slots[i].link;
+        let link = &mut self.conns[i].io;
         let (Some(tls), Some(sock)) = (link.tls.as_mut(), link.sock.as_mut()) else {
             return;
         };
@@ -318,14 +229,14 @@ impl Worker {
     /// event says the peer closed (`closed`), read on until EOF.
     fn on_readable(&mut self, i: usize, closed: bool) -> bool {
         loop {
-            let slot = &mut self.slots[i];
-            let ev = match slot.link.read(&mut self.buf) {
+            let link = &mut self.conns[i].io;
+            let ev = match link.read(&mut self.io.buf) {
                 ReadOutcome::Data(n) => {
-                    let short = slot.link.tls.is_none() && !closed && n < self.buf.len();
-                    // The buffer is moved out for the call (pointer swap, no copy).
-                    let buf = std::mem::take(&mut self.buf);
-                    let action = self.feed(i, Event::Received(&buf[..n]));
-                    self.buf = buf;
+                    let short = link.tls.is_none() && !closed && n < self.io.buf.len();
+                    let action = self.core.feed(
+                        &mut self.conns[i].machine,
+                        Event::Received(&self.io.buf[..n]),
+                    );
                     match action {
                         Some(Action::Idle) if !short => continue,
                         Some(Action::Idle) => break,
@@ -343,17 +254,10 @@ impl Worker {
             self.drive(i, ev);
             return false;
         }
-        if self.slots[i].machine.wants_send() {
+        if self.conns[i].machine.wants_send() {
             self.drive(i, Event::CanSend);
         }
         !self.core.failed()
-    }
-}
-
-/// Closes every socket (TLS: close_notify first).
-fn close_all(links: Vec<Link>) {
-    for mut l in links {
-        l.close();
     }
 }
 
@@ -363,6 +267,6 @@ mod tests {
     /// thousands); a TLS session inline would add ~1 KB.
     #[test]
     fn connection_state_is_small() {
-        assert!(std::mem::size_of::<super::Slot>() <= 320);
+        assert!(std::mem::size_of::<super::Conn<super::Link>>() <= 320);
     }
 }

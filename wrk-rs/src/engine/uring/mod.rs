@@ -6,8 +6,9 @@
 //!   timeout) for the next completions — and the operations the engine
 //!   uses: the wait for a connect, send, multishot receive, cancel.
 //! - [`bufring`]: the provided buffer ring the multishot receives fill.
-//! - [`shell`]: the worker thread's loop over the connection machines
-//!   ([`crate::engine::machine`]), the twin of the epoll worker.
+//! - [`io`]: the back end of the worker loop ([`crate::engine::shell`]):
+//!   connect, send, receive and close as ring operations, and the handling
+//!   of each turn's completions; the twin of the epoll back end.
 //! - [`backend`]: which engine runs (`WRK_ENGINE=epoll|uring` forces one;
 //!   by default io_uring where the probe passes, epoll otherwise).
 //! - [`probe`](available): a run-time check, once per process, that the
@@ -15,8 +16,8 @@
 //!   delivers; anything missing means the epoll engine is used.
 
 pub mod bufring;
+pub mod io;
 pub mod ring;
-pub mod shell;
 
 use std::sync::OnceLock;
 use std::time::Duration;

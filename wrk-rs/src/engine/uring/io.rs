@@ -1,6 +1,6 @@
-//! One worker thread on io_uring: a completion-driven shell over the
-//! per-connection [`Machine`]s, the twin of the mio loop in
-//! [`crate::engine::worker`] (same machine, same events, same counting).
+//! The io_uring back end of the worker loop ([`Shell`]): completion-driven
+//! I/O for the per-connection machines, the twin of the mio back end in
+//! [`crate::engine::worker`] (same loop, machine, events and counting).
 //!
 //! Each loop turn handles every completion the last `io_uring_enter`
 //! brought, queues the sends and receives they lead to, and submits them
@@ -18,18 +18,16 @@
 
 use std::io::{self, Read, Write};
 use std::os::fd::{AsRawFd, OwnedFd};
-use std::sync::atomic::AtomicBool;
-use std::sync::Arc;
 use std::time::Duration;
 
 use super::ring::{Completion, Driver, Op, Sizes, Token};
 use crate::engine::clock::now_us;
 use crate::engine::conn::{open, Stream};
 use crate::engine::core::ThreadCore;
-use crate::engine::machine::{Action, Event, Machine};
-use crate::engine::{EngineConfig, FatalSlot, ThreadResult};
+use crate::engine::machine::{Action, Event};
+use crate::engine::shell::{Conn, Io, Shell};
+use crate::engine::{EngineConfig, ThreadResult};
 use crate::error_detail::Cause;
-use crate::script_api::ThreadScript;
 use crate::tls::{Handshake, ReadOutcome, TlsClient, TlsSession};
 
 /// Plaintext buffer for decrypted TLS records.
@@ -47,9 +45,9 @@ struct TlsLink {
     pos: usize,
 }
 
-/// One connection slot.
-struct Slot {
-    machine: Machine,
+/// One connection's I/O state.
+#[derive(Default)]
+pub struct UringConn {
     sock: Option<OwnedFd>,
     tls: Option<Box<TlsLink>>,
     /// Which socket of this slot the operations belong to.
@@ -66,13 +64,28 @@ struct Slot {
     marked: bool,
 }
 
-impl Slot {
+impl UringConn {
     fn token(&self, op: Op, i: usize) -> Token {
         Token::new(op, i as u32, self.epoch)
     }
 
     fn owns(&self, t: Token) -> bool {
         self.sock.is_some() && self.epoch & 0xff_ffff == t.epoch
+    }
+
+    /// Queues the cancellation of every operation in flight, each by its
+    /// own token (a hashed lookup in the kernel).
+    fn cancel_all(&self, i: usize, driver: &mut Driver) {
+        let ops = [
+            (self.recv_armed, Op::Recv),
+            (self.connecting, Op::Connect),
+            (self.sending, Op::Send),
+        ];
+        for (armed, op) in ops {
+            if armed {
+                let _ = driver.cancel(self.token(op, i));
+            }
+        }
     }
 }
 
@@ -108,75 +121,55 @@ impl Write for Pipe<'_, '_> {
 
 /// A worker thread's state before its ring exists (the ring is built in
 /// the thread that uses it).
-pub struct Shell {
+pub struct Prepared {
     core: ThreadCore,
     tls: Option<TlsClient>,
-    /// The core's stop flag and failure slot, for the epoll fallback.
-    stop: Arc<AtomicBool>,
-    fatal: Arc<FatalSlot>,
-}
-
-/// The epoll worker, for a thread whose ring could not be set up (e.g. a
-/// locked-memory limit hit by the many rings of a large `-t`).
-fn epoll_fallback(core: ThreadCore, stop: Arc<AtomicBool>, fatal: Arc<FatalSlot>) -> ThreadResult {
-    let empty = ThreadResult::empty(&core.cfg, None);
-    match crate::engine::worker::Worker::new(core.cfg, core.script, stop, fatal) {
-        Ok(w) => w.run(),
-        // No event loop at all (the epoll one failed too): no load.
-        Err(_) => empty,
-    }
 }
 
 fn errno_cause(res: i32) -> Cause {
     Cause::io(&io::Error::from_raw_os_error(res.saturating_neg()))
 }
 
-impl Shell {
-    pub fn new(
-        cfg: EngineConfig,
-        script: Option<Box<dyn ThreadScript>>,
-        stop: Arc<AtomicBool>,
-        fatal: Arc<FatalSlot>,
-    ) -> io::Result<Shell> {
-        let tls = match &cfg.tls_server_name {
-            Some(host) => Some(TlsClient::new(host, cfg.addr.ip()).map_err(io::Error::other)?),
-            None => None,
-        };
-        Ok(Shell {
-            core: ThreadCore::new(cfg, script, stop.clone(), fatal.clone()),
-            tls,
-            stop,
-            fatal,
-        })
+impl Prepared {
+    pub fn new(core: ThreadCore) -> io::Result<Prepared> {
+        let tls = core.tls_client()?;
+        Ok(Prepared { core, tls })
     }
 
     /// Builds the ring in this thread and runs; if the ring cannot be set
-    /// up here after all, the thread runs the epoll worker instead.
+    /// up here after all (e.g. a locked-memory limit hit by the many rings
+    /// of a large `-t`), the thread runs the epoll worker instead.
     pub fn run(self) -> ThreadResult {
         let sizes = Sizes::for_connections(self.core.cfg.connections);
         match Driver::new(sizes) {
-            Ok(driver) => Loop {
-                slots: Vec::new(),
-                plain: vec![0u8; if self.tls.is_some() { PLAIN_BUF } else { 0 }].into_boxed_slice(),
-                followups: Vec::new(),
-                graveyard: Vec::new(),
-                driver,
-                tls: self.tls,
-                core: self.core,
+            Ok(driver) => {
+                let io = Uring {
+                    plain: vec![0u8; if self.tls.is_some() { PLAIN_BUF } else { 0 }]
+                        .into_boxed_slice(),
+                    followups: Vec::new(),
+                    graveyard: Vec::new(),
+                    driver,
+                    tls: self.tls,
+                };
+                Shell::new(io, self.core).run()
             }
-            .run(),
-            Err(_) => epoll_fallback(self.core, self.stop, self.fatal),
+            Err(_) => {
+                let empty = ThreadResult::empty(&self.core.cfg, None);
+                match crate::engine::worker::Mio::worker(self.core) {
+                    Ok(w) => w.run(),
+                    // No event loop at all (the epoll one failed too): no load.
+                    Err(_) => empty,
+                }
+            }
         }
     }
 }
 
-/// The running loop.
-struct Loop {
+/// The io_uring back end's state.
+pub struct Uring {
     // Dropped first: the ring goes before the memory its operations use.
     driver: Driver,
-    core: ThreadCore,
     tls: Option<TlsClient>,
-    slots: Vec<Slot>,
     plain: Box<[u8]>,
     /// Slots to look at once the turn's completions are handled.
     followups: Vec<u32>,
@@ -184,168 +177,86 @@ struct Loop {
     graveyard: Vec<(u64, Vec<u8>)>,
 }
 
-impl Loop {
-    fn run(mut self) -> ThreadResult {
-        self.open_all();
-        self.core.start(now_us());
-        loop {
-            let now = now_us();
-            match self.core.tick(now) {
-                Some(false) => break,
-                Some(true) => {
-                    for i in 0..self.slots.len() {
-                        self.drive(i, Event::Tick);
-                    }
-                }
-                None => {}
-            }
-            self.fire_timers(now);
-            if self.core.finished() {
-                break;
-            }
-            let wait = Duration::from_micros(self.core.next_wake().saturating_sub(now_us()));
-            let (want, min_wait) = self.batching();
-            if self
-                .driver
-                .submit_and_wait_batch(Some(wait), want, min_wait)
-                .is_err()
-            {
-                break;
-            }
-            self.complete_all();
-            if self.core.finished() {
-                break;
-            }
-        }
-        self.finish()
-    }
-
+impl Uring {
     /// How many completions to wait for, and for how long at most once one
     /// is there (µs). In the closed loop a quarter of the connections (at
     /// most 32) for at most 20 µs: far fewer sleeps and wake-ups, and
     /// nothing a latency of tens of µs or more can see. With `-R` pacing
     /// or `delay()`, where send times matter, every completion wakes us.
-    fn batching(&self) -> (usize, u32) {
-        if self.core.cfg.rate.is_some() || self.core.policy.has_delay {
+    fn batching(core: &ThreadCore, conns: usize) -> (usize, u32) {
+        if core.cfg.rate.is_some() || core.policy.has_delay {
             return (1, 0);
         }
-        ((self.slots.len() / 4).clamp(1, 32), 20)
+        ((conns / 4).clamp(1, 32), 20)
     }
 
-    /// Hands back the counters; sockets are closed off the measured path.
-    fn finish(mut self) -> ThreadResult {
-        // Nothing the kernel still does may touch our memory once it is
-        // dropped: cancel every operation in flight by its own token (a
-        // hashed lookup each; one cancel-any would scan every armed receive
-        // per match, quadratic at 10,000 connections). Poll-armed receives
-        // and sends are cancelled while the submit runs.
-        for i in 0..self.slots.len() {
-            let slot = &self.slots[i];
-            let ops = [
-                (slot.recv_armed, Op::Recv),
-                (slot.connecting, Op::Connect),
-                (slot.sending, Op::Send),
-            ];
-            for (armed, op) in ops {
-                if armed {
-                    let _ = self.driver.cancel(slot.token(op, i));
-                }
-            }
-        }
-        let _ = self.driver.submit_and_wait(None);
-        let slots = std::mem::take(&mut self.slots);
-        let driver = self.driver;
-        let close = move || {
-            drop(driver);
-            for mut s in slots {
-                close_now(&mut s);
-            }
+    /// Submits the TLS records produced so far, unless a send is in flight
+    /// (its completion submits the rest).
+    fn flush_records(&mut self, i: usize, conn: &mut UringConn) -> io::Result<()> {
+        let (Some(link), Some(sock)) = (conn.tls.as_mut(), conn.sock.as_ref()) else {
+            return Ok(());
         };
-        // wrk leaves its sockets to process exit; closing thousands of them
-        // here would stretch the measured runtime (see the epoll worker).
-        if self.core.cfg.connections > 64 {
-            // If the thread cannot be spawned the closure is dropped here,
-            // which closes the sockets inline.
-            let _ = std::thread::Builder::new()
-                .name("wrk-close".into())
-                .spawn(close);
-        } else {
-            close();
+        if conn.sending || link.out.is_empty() {
+            return Ok(());
         }
-        self.core.into_result()
+        std::mem::swap(&mut link.inflight, &mut link.out);
+        link.out.clear();
+        link.pos = 0;
+        let token = Token::new(Op::Send, i as u32, conn.epoch);
+        let len = u32::try_from(link.inflight.len()).unwrap_or(u32::MAX);
+        // SAFETY: `inflight` is not touched until this send completes; a
+        // closed socket's buffer is kept in the graveyard until then.
+        unsafe {
+            self.driver
+                .send(sock.as_raw_fd(), link.inflight.as_ptr(), len, token)
+        }?;
+        conn.sending = true;
+        Ok(())
+    }
+}
+
+impl Io for Uring {
+    type Conn = UringConn;
+
+    /// Opens the socket and waits for the connect.
+    fn open(&mut self, cfg: &EngineConfig, i: usize, conn: &mut UringConn) -> io::Result<()> {
+        let fd = open(cfg.addr, cfg.unix_socket.as_deref()).map(|s| match s {
+            Stream::Tcp(s) => OwnedFd::from(s),
+            Stream::Unix(s) => OwnedFd::from(s),
+        });
+        conn.epoch = conn.epoch.wrapping_add(1);
+        let fd = fd?;
+        self.driver
+            .poll_writable(fd.as_raw_fd(), conn.token(Op::Connect, i))?;
+        conn.sock = Some(fd);
+        conn.connecting = true;
+        Ok(())
     }
 
-    /// Opens every slot once; a slot whose socket cannot be created is
-    /// dead for the run and keeps no state (as in the epoll worker).
-    fn open_all(&mut self) {
-        for k in 0..self.core.cfg.connections {
-            self.slots.push(Slot {
-                machine: self.core.new_machine(k),
-                sock: None,
-                tls: None,
-                epoch: 0,
-                connecting: false,
-                recv_armed: false,
-                rearm: false,
-                sending: false,
-                marked: false,
-            });
-            let i = self.slots.len() - 1;
-            self.connect(i);
-            if self.slots[i].machine.is_dead() {
-                self.slots.pop();
+    /// Its operations are cancelled (the socket itself goes once they
+    /// are), TLS sends close_notify first.
+    fn close(&mut self, i: usize, conn: &mut UringConn) {
+        if conn.sock.is_some() {
+            conn.cancel_all(i, &mut self.driver);
+            if conn.sending {
+                let ud = conn.token(Op::Send, i).encode();
+                if let Some(link) = conn.tls.as_mut() {
+                    self.graveyard
+                        .push((ud, std::mem::take(&mut link.inflight)));
+                }
             }
         }
-        self.slots.shrink_to_fit();
+        close_now(conn);
     }
 
-    fn drive(&mut self, i: usize, ev: Event<'_>) {
-        if let Some(a) = self.feed(i, ev) {
-            self.perform(i, a);
-        }
-    }
-
-    fn feed(&mut self, i: usize, ev: Event<'_>) -> Option<Action> {
-        self.core.feed(&mut self.slots[i].machine, ev)
-    }
-
-    /// Performs the machine's actions until it waits for an event.
-    fn perform(&mut self, i: usize, mut action: Action) {
-        loop {
-            let next = match action {
-                Action::Idle => return,
-                Action::Arm(due) => {
-                    self.core.arm(due, i, &self.slots[i].machine);
-                    return;
-                }
-                Action::Reconnect => {
-                    self.close(i);
-                    self.connect(i);
-                    return;
-                }
-                Action::Send => match self.send(i) {
-                    Some(ev) => ev,
-                    None => return,
-                },
-            };
-            match self.feed(i, next) {
-                Some(a) => action = a,
-                None => return,
-            }
-        }
-    }
-
-    /// Writes the machine's outgoing bytes: plain TCP as one send that
-    /// points at them (the machine keeps them unchanged until `Sent`), TLS
-    /// through the session into records. `Some(event)` to feed at once.
-    fn send(&mut self, i: usize) -> Option<Event<'static>> {
-        let slot = &mut self.slots[i];
-        let fd = slot.sock.as_ref()?.as_raw_fd();
-        if slot.sending && slot.tls.is_none() {
+    /// Plain TCP as one send that points at `out`, TLS through the session
+    /// into records.
+    fn send(&mut self, i: usize, conn: &mut UringConn, out: &[u8]) -> Option<Event<'static>> {
+        let fd = conn.sock.as_ref()?.as_raw_fd();
+        if conn.sending && conn.tls.is_none() {
             return None;
         }
-        let out = slot.machine.outgoing(&self.core.policy);
-        if let Some(link) = slot.tls.as_mut() {
+        if let Some(link) = conn.tls.as_mut() {
             let mut none: &[u8] = &[];
             let mut pipe = Pipe {
                 input: &mut none,
@@ -357,106 +268,70 @@ impl Loop {
                 Ok(n) => Some(Event::Sent(n)),
                 Err(e) => Some(Event::WriteFailed(Cause::io(&e))),
             };
-            self.flush_tls(i);
+            if let Err(e) = self.flush_records(i, conn) {
+                return Some(Event::WriteFailed(Cause::io(&e)));
+            }
             return ev;
         }
         if out.is_empty() {
             return Some(Event::Sent(0));
         }
-        let token = slot.token(Op::Send, i);
+        let token = conn.token(Op::Send, i);
         let len = u32::try_from(out.len()).unwrap_or(u32::MAX);
         // SAFETY: `out` is the machine's batch (or the policy's static
         // request, held for the thread's life); the machine leaves it
         // unchanged until we report `Sent`, and a closed socket's send is
-        // cancelled before the memory could go (`close`, `finish`).
+        // cancelled before the memory could go (`close`, `shutdown`).
         match unsafe { self.driver.send(fd, out.as_ptr(), len, token) } {
             Ok(()) => {
-                slot.sending = true;
+                conn.sending = true;
                 None
             }
             Err(e) => Some(Event::WriteFailed(Cause::io(&e))),
         }
     }
 
-    /// Submits the TLS records produced so far, unless a send is in flight
-    /// (its completion submits the rest).
+    /// Submits the queued sends and receives and waits, in one
+    /// `io_uring_enter`; then handles the completions.
+    fn turn(sh: &mut Shell<Uring>, wake: u64) -> io::Result<()> {
+        let wait = Duration::from_micros(wake.saturating_sub(now_us()));
+        let (want, min_wait) = Uring::batching(&sh.core, sh.conns.len());
+        sh.io
+            .driver
+            .submit_and_wait_batch(Some(wait), want, min_wait)?;
+        sh.complete_all();
+        Ok(())
+    }
+
+    /// Nothing the kernel still does may touch our memory once it is
+    /// dropped: every operation in flight is cancelled by its own token
+    /// (one cancel-any would scan every armed receive per match, quadratic
+    /// at 10,000 connections) and the ring closed before the sockets.
+    fn shutdown(mut self, conns: Vec<Conn<UringConn>>) -> Box<dyn FnOnce() + Send> {
+        for (i, c) in conns.iter().enumerate() {
+            c.io.cancel_all(i, &mut self.driver);
+        }
+        let _ = self.driver.submit_and_wait(None);
+        let driver = self.driver;
+        Box::new(move || {
+            drop(driver);
+            for mut c in conns {
+                close_now(&mut c.io);
+            }
+        })
+    }
+}
+
+impl Shell<Uring> {
+    /// [`Uring::flush_records`]; a failed submission is a write error.
     fn flush_tls(&mut self, i: usize) {
-        let slot = &mut self.slots[i];
-        let (Some(link), Some(sock)) = (slot.tls.as_mut(), slot.sock.as_ref()) else {
-            return;
-        };
-        if slot.sending || link.out.is_empty() {
-            return;
+        if let Err(e) = self.io.flush_records(i, &mut self.conns[i].io) {
+            self.drive(i, Event::WriteFailed(Cause::io(&e)));
         }
-        std::mem::swap(&mut link.inflight, &mut link.out);
-        link.out.clear();
-        link.pos = 0;
-        let token = Token::new(Op::Send, i as u32, slot.epoch);
-        let len = u32::try_from(link.inflight.len()).unwrap_or(u32::MAX);
-        // SAFETY: `inflight` is not touched until this send completes; a
-        // closed socket's buffer is kept in the graveyard until then.
-        let res = unsafe {
-            self.driver
-                .send(sock.as_raw_fd(), link.inflight.as_ptr(), len, token)
-        };
-        match res {
-            Ok(()) => slot.sending = true,
-            Err(e) => self.drive(i, Event::WriteFailed(Cause::io(&e))),
-        }
-    }
-
-    /// Opens slot `i`'s socket and waits for the connect; a synchronous
-    /// failure kills the slot (wrk).
-    fn connect(&mut self, i: usize) {
-        let cfg = &self.core.cfg;
-        let sock = open(cfg.addr, cfg.unix_socket.as_deref()).map(|s| match s {
-            Stream::Tcp(s) => OwnedFd::from(s),
-            Stream::Unix(s) => OwnedFd::from(s),
-        });
-        let slot = &mut self.slots[i];
-        slot.epoch = slot.epoch.wrapping_add(1);
-        let res = sock.and_then(|fd| {
-            self.driver
-                .poll_writable(fd.as_raw_fd(), slot.token(Op::Connect, i))
-                .map(|()| fd)
-        });
-        match res {
-            Ok(fd) => {
-                slot.sock = Some(fd);
-                slot.connecting = true;
-            }
-            Err(e) => self.drive(i, Event::OpenFailed(Cause::io(&e))),
-        }
-    }
-
-    /// Closes slot `i`'s socket: its operations are cancelled (the socket
-    /// itself goes once they are), TLS sends close_notify first.
-    fn close(&mut self, i: usize) {
-        let slot = &mut self.slots[i];
-        if slot.sock.is_some() {
-            let ops = [
-                (slot.recv_armed, Op::Recv),
-                (slot.connecting, Op::Connect),
-                (slot.sending, Op::Send),
-            ];
-            for (armed, op) in ops {
-                if armed {
-                    let _ = self.driver.cancel(slot.token(op, i));
-                }
-            }
-            if slot.sending {
-                let ud = slot.token(Op::Send, i).encode();
-                if let Some(link) = slot.tls.as_mut() {
-                    self.graveyard
-                        .push((ud, std::mem::take(&mut link.inflight)));
-                }
-            }
-        }
-        close_now(slot);
     }
 
     fn arm_recv(&mut self, i: usize) {
-        let slot = &mut self.slots[i];
+        let slot = &mut self.conns[i].io;
         let Some(sock) = slot.sock.as_ref() else {
             return;
         };
@@ -464,6 +339,7 @@ impl Loop {
             return;
         }
         match self
+            .io
             .driver
             .recv_multi(sock.as_raw_fd(), slot.token(Op::Recv, i))
         {
@@ -473,26 +349,17 @@ impl Loop {
     }
 
     fn follow_up(&mut self, i: usize) {
-        let slot = &mut self.slots[i];
+        let slot = &mut self.conns[i].io;
         if !slot.marked {
             slot.marked = true;
-            self.followups.push(i as u32);
-        }
-    }
-
-    fn fire_timers(&mut self, now: u64) {
-        while let Some(t) = self.core.due_timer(now) {
-            let i = t.conn as usize;
-            if i < self.slots.len() {
-                self.drive(i, Event::Timer(t.generation));
-            }
+            self.io.followups.push(i as u32);
         }
     }
 
     /// Handles the turn's completions: sends first, so a response is never
     /// seen before its request's send completed; then the rest in order.
     fn complete_all(&mut self) {
-        let done = self.driver.take_completions();
+        let done = self.io.driver.take_completions();
         let is_send =
             |c: &&Completion| Token::decode(c.user_data).is_some_and(|t| t.op == Op::Send);
         for c in done.iter().filter(is_send) {
@@ -501,12 +368,12 @@ impl Loop {
         for c in done.iter().filter(|c| !is_send(c)) {
             self.complete(c);
         }
-        self.driver.restore(done);
-        self.driver.buffers_mut().publish();
-        let list = std::mem::take(&mut self.followups);
+        self.io.driver.restore(done);
+        self.io.driver.buffers_mut().publish();
+        let list = std::mem::take(&mut self.io.followups);
         for &i in &list {
             let i = i as usize;
-            let slot = &mut self.slots[i];
+            let slot = &mut self.conns[i].io;
             slot.marked = false;
             if slot.sock.is_none() || slot.connecting {
                 continue;
@@ -514,13 +381,13 @@ impl Loop {
             if std::mem::take(&mut slot.rearm) {
                 self.arm_recv(i);
             }
-            let slot = &self.slots[i];
-            if !slot.sending && slot.machine.wants_send() {
+            let conn = &self.conns[i];
+            if !conn.io.sending && conn.machine.wants_send() {
                 self.drive(i, Event::CanSend);
             }
         }
-        self.followups = list;
-        self.followups.clear();
+        self.io.followups = list;
+        self.io.followups.clear();
     }
 
     fn complete(&mut self, c: &Completion) {
@@ -529,13 +396,13 @@ impl Loop {
             return;
         };
         let i = t.slot as usize;
-        let current = self.slots.get(i).is_some_and(|s| s.owns(t));
+        let current = self.conns.get(i).is_some_and(|s| s.io.owns(t));
         match t.op {
             Op::Cancel => {}
-            Op::Send if !current => self.graveyard.retain(|(ud, _)| *ud != c.user_data),
+            Op::Send if !current => self.io.graveyard.retain(|(ud, _)| *ud != c.user_data),
             Op::Send => self.on_sent(i, c.result),
             Op::Connect if current => {
-                self.slots[i].connecting = false;
+                self.conns[i].io.connecting = false;
                 self.on_connected(i);
             }
             Op::Connect => {}
@@ -550,18 +417,18 @@ impl Loop {
 
     fn recycle(&mut self, c: &Completion) {
         if let Some(bid) = c.buffer() {
-            self.driver.buffers_mut().recycle(bid);
+            self.io.driver.buffers_mut().recycle(bid);
         }
     }
 
     fn on_sent(&mut self, i: usize, res: i32) {
-        self.slots[i].sending = false;
+        self.conns[i].io.sending = false;
         if res < 0 {
             self.socket_failed(i, Event::WriteFailed(errno_cause(res)));
             return;
         }
         let n = res as usize;
-        let slot = &mut self.slots[i];
+        let slot = &mut self.conns[i].io;
         let Some(link) = slot.tls.as_mut() else {
             self.drive(i, Event::Sent(n));
             return;
@@ -583,7 +450,7 @@ impl Loop {
     /// A socket error or EOF; during a TLS handshake it is the handshake's
     /// failure, a connect error (as the epoll worker's handshake step).
     fn socket_failed(&mut self, i: usize, ev: Event<'static>) {
-        let handshaking = self.slots[i].tls.as_ref().is_some_and(|l| l.handshaking);
+        let handshaking = self.conns[i].io.tls.as_ref().is_some_and(|l| l.handshaking);
         if handshaking {
             self.drive(i, Event::ConnectFailed(Cause::Tls));
         } else {
@@ -594,11 +461,11 @@ impl Loop {
     /// The connect's wait ended: plain TCP counts as connected without
     /// looking at `SO_ERROR` (wrk); https starts its handshake.
     fn on_connected(&mut self, i: usize) {
-        let epoch = self.slots[i].epoch;
-        match &self.tls {
+        let epoch = self.conns[i].io.epoch;
+        match &self.io.tls {
             Some(client) => match client.session() {
                 Ok(session) => {
-                    self.slots[i].tls = Some(Box::new(TlsLink {
+                    self.conns[i].io.tls = Some(Box::new(TlsLink {
                         session,
                         handshaking: true,
                         out: Vec::new(),
@@ -613,13 +480,13 @@ impl Loop {
         }
         // After the first send was queued: a refused connect is then the
         // send's error, as in the epoll engine.
-        if self.slots[i].epoch == epoch {
+        if self.conns[i].io.epoch == epoch {
             self.arm_recv(i);
         }
     }
 
     fn on_recv(&mut self, i: usize, c: &Completion) {
-        let slot = &mut self.slots[i];
+        let slot = &mut self.conns[i].io;
         if !c.more() {
             slot.recv_armed = false;
         }
@@ -629,13 +496,13 @@ impl Loop {
                 let Some(bid) = c.buffer() else { return };
                 if slot.tls.is_some() {
                     // Copied out: the handshake or a hook may reconnect.
-                    let data = self.driver.buffers().get(bid, n as usize).to_vec();
+                    let data = self.io.driver.buffers().get(bid, n as usize).to_vec();
                     self.tls_input(i, &data);
                 } else {
-                    let data = self.driver.buffers().get(bid, n as usize);
+                    let data = self.io.driver.buffers().get(bid, n as usize);
                     let action = self
                         .core
-                        .feed(&mut self.slots[i].machine, Event::Received(data));
+                        .feed(&mut self.conns[i].machine, Event::Received(data));
                     if let Some(a) = action {
                         self.perform(i, a);
                     }
@@ -651,7 +518,7 @@ impl Loop {
                 return;
             }
         }
-        let slot = &mut self.slots[i];
+        let slot = &mut self.conns[i].io;
         if slot.epoch == epoch && slot.sock.is_some() {
             if !slot.recv_armed {
                 slot.rearm = true;
@@ -663,9 +530,9 @@ impl Loop {
     /// TLS bytes arrived (or, empty, the connection is up): handshake
     /// steps, then plaintext to the machine.
     fn tls_input(&mut self, i: usize, data: &[u8]) {
-        let epoch = self.slots[i].epoch;
+        let epoch = self.conns[i].io.epoch;
         let mut input = data;
-        let Some(link) = self.slots[i].tls.as_mut() else {
+        let Some(link) = self.conns[i].io.tls.as_mut() else {
             return;
         };
         if link.handshaking {
@@ -687,15 +554,15 @@ impl Loop {
                     link.handshaking = false;
                     self.flush_tls(i);
                     self.drive(i, Event::Connected);
-                    if self.slots[i].epoch != epoch || input.is_empty() {
+                    if self.conns[i].io.epoch != epoch || input.is_empty() {
                         return;
                     }
                 }
             }
         }
         loop {
-            let slot = &mut self.slots[i];
-            let Some(link) = slot.tls.as_mut() else {
+            let conn = &mut self.conns[i];
+            let Some(link) = conn.io.tls.as_mut() else {
                 return;
             };
             let outcome = link.session.read(
@@ -703,14 +570,14 @@ impl Loop {
                     input: &mut input,
                     output: &mut link.out,
                 },
-                &mut self.plain,
+                &mut self.io.plain,
             );
             let ev = match outcome {
                 ReadOutcome::Data(0) | ReadOutcome::WouldBlock => break,
                 ReadOutcome::Data(n) => {
                     let action = self
                         .core
-                        .feed(&mut slot.machine, Event::Received(&self.plain[..n]));
+                        .feed(&mut conn.machine, Event::Received(&self.io.plain[..n]));
                     match action {
                         Some(Action::Idle) => continue,
                         Some(a) => {
@@ -734,7 +601,7 @@ impl Loop {
 
 /// Closes a slot's socket at once (TLS: close_notify first, best effort,
 /// unless records are still in flight) and forgets its operations.
-fn close_now(slot: &mut Slot) {
+fn close_now(slot: &mut UringConn) {
     if let (Some(link), Some(sock)) = (slot.tls.as_mut(), slot.sock.as_ref()) {
         if !slot.sending && link.out.is_empty() {
             let mut none: &[u8] = &[];
