@@ -23,6 +23,14 @@ pub fn run(args: RunArgs) -> Result<i32, String> {
     sys::install_interrupt_handler();
     let tools = tools::locate(args.qperf.clone(), args.wrk.clone())?;
     let mut notes = Vec::new();
+    if args.wrk_workers > 1 {
+        notes.push(format!(
+            "wrk ran as {} processes per target, each with the table's command line, started \
+             together (--start-at) and merged (histograms and counters added): the cell is their \
+             sum, the Workers section shows each one and the skew of their windows",
+            args.wrk_workers
+        ));
+    }
     let mut local_targets = None;
     let plan: Vec<Planned> = match &args.targets_file {
         Some(file) => {
@@ -61,7 +69,13 @@ pub fn run(args: RunArgs) -> Result<i32, String> {
             plan
         }
     };
-    let results = bench::run(&plan, &tools, notes, &mut Progress::auto());
+    let results = bench::run(
+        &plan,
+        &tools,
+        notes,
+        args.wrk_workers,
+        &mut Progress::auto(),
+    );
     drop(local_targets); // stop servers and delete the namespace now
     let (written, problems) = report::write_all_as(&results, &args.out, args.layout)?;
     print_tables(&results, args.layout);

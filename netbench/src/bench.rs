@@ -65,11 +65,14 @@ pub fn wrk_timeout(s: &Settings) -> Duration {
     Duration::from_secs_f64(s.duration_secs() + 15.0 + f64::from(s.connections) / 1000.0)
 }
 
-/// Runs everything; `notes` go to the report.
+/// Runs everything; `notes` go to the report. `wrk_workers` > 1 runs that
+/// many wrk processes per target side by side and merges them
+/// ([`crate::workers::local`]); 1 is the single process of the runbook.
 pub fn run(
     plan: &[Planned],
     tools: &Tools,
     notes: Vec<String>,
+    wrk_workers: u32,
     progress: &mut Progress,
 ) -> Results {
     let mut msg_sizes: Vec<u64> = Vec::new();
@@ -88,6 +91,8 @@ pub fn run(
     let qperf_bin = tools.qperf.to_string_lossy().into_owned();
     let wrk_bin = tools.wrk.to_string_lossy().into_owned();
     let mut targets = Vec::new();
+    let mut workers = Vec::new();
+    let mut notes = notes;
     for p in plan {
         let s = &p.settings;
         let qperf = p.target.qperf.as_ref().map(|q| {
@@ -102,6 +107,13 @@ pub fn run(
             let args = wrk_args(url, s);
             let t = wrk_timeout(s);
             progress.step(&p.target.name, "wrk", t);
+            if wrk_workers > 1 && !sys::interrupted() {
+                let (run, rep) =
+                    crate::workers::local::run_wrk(&p.target.name, &wrk_bin, &args, t, wrk_workers);
+                notes.extend(rep.problems.iter().cloned());
+                workers.push(rep);
+                return run;
+            }
             let outcome = run_or_skip(&wrk_bin, &args, t);
             let report = wrk::parse(&outcome.stdout);
             WrkRun { outcome, report }
@@ -118,6 +130,7 @@ pub fn run(
         msg_sizes,
         targets,
         notes,
+        workers,
     }
 }
 

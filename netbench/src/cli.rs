@@ -37,6 +37,9 @@ Options:
       --msg-sizes SWEEP  qperf -oo msg_size:SWEEP [default: 1:256K:*64]
       --seed             the seed's settings: wrk -t64 -c20000 -d3m, qperf 2 s
       --no-netns         embedded run: loopback target only
+      --wrk-workers N    run N wrk processes per target at once (common start,
+                         each the full command), merge them into the cell and
+                         add a per-worker table [default: 1]
       --qperf PATH       qperf binary to run [default: ours, next to netbench]
       --wrk PATH         wrk binary to run [default: ours, next to netbench]
       --layout seed      tables as the runbook's report: a qperf row per size
@@ -63,6 +66,8 @@ pub struct RunArgs {
     pub overrides: Overrides,
     /// `--layout`.
     pub layout: crate::report::Layout,
+    /// `--wrk-workers` (1: one wrk process, as the runbook).
+    pub wrk_workers: u32,
 }
 
 /// What to do.
@@ -101,6 +106,7 @@ pub fn parse(args: &[String]) -> Result<Command, String> {
     }
     let mut run = RunArgs {
         out: PathBuf::from("netbench-out"),
+        wrk_workers: 1,
         ..RunArgs::default()
     };
     let mut it = args.iter();
@@ -128,6 +134,7 @@ pub fn parse(args: &[String]) -> Result<Command, String> {
             "--qperf-time" => run.overrides.qperf_time = Some(duration(flag, value()?)?),
             "-t" | "--threads" => run.overrides.threads = Some(count(flag, &value()?)?),
             "-c" | "--connections" => run.overrides.connections = Some(count(flag, &value()?)?),
+            "--wrk-workers" => run.wrk_workers = count(flag, &value()?)?,
             "--msg-sizes" => {
                 run.overrides.sweep =
                     Some(Sweep::parse(&value()?).map_err(|e| format!("{flag}: {e}"))?)
@@ -181,6 +188,12 @@ mod tests {
         );
         assert!(r.seed && r.no_netns);
         assert_eq!(r.out, PathBuf::from("netbench-out"));
+        assert_eq!(r.wrk_workers, 1);
+        assert!(matches!(
+            parse(&words("--wrk-workers 3")),
+            Ok(Command::Run(r)) if r.wrk_workers == 3
+        ));
+        assert!(parse(&words("--wrk-workers 0")).is_err());
     }
 
     #[test]

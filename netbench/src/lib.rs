@@ -25,6 +25,7 @@
 //! | [`app`] | one run from arguments to files |
 //! | [`merge`] | `netbench merge`: wrk (`-R` too) / qperf `--json` workers → one run in the tool's text |
 //! | [`k8s`] | `netbench k8s`: manifests, the cluster run, clean-up |
+//! | [`workers`] | several wrk generators (local processes, a Job's pods) → one merged cell |
 
 pub mod app;
 pub mod bench;
@@ -43,3 +44,4 @@ pub mod settings;
 pub mod sweep;
 pub mod sys;
 pub mod tools;
+pub mod workers;

@@ -23,6 +23,25 @@ pub struct Results {
     pub targets: Vec<TargetResult>,
     /// Notes shown under the tables (e.g. no namespace target).
     pub notes: Vec<String>,
+    /// Per-worker tables of cells measured by several generators (empty:
+    /// every cell is one process's run, and the report is as before).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub workers: Vec<WorkerReport>,
+}
+
+/// How the generators behind one merged cell did, one row per worker.
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+pub struct WorkerReport {
+    /// Target (column) name.
+    pub target: String,
+    /// `wrk` (the tool whose workers were merged).
+    pub tool: String,
+    /// The per-worker Markdown table and the window-skew line, as
+    /// `netbench merge` prints them.
+    pub table: String,
+    /// Workers that started after the common start time (or failed): one
+    /// line each, also in the report's notes.
+    pub problems: Vec<String>,
 }
 
 /// One target's runs.

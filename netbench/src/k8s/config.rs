@@ -11,6 +11,7 @@
 //! # optional
 //! image_pull_policy = "IfNotPresent"
 //! wrk_workers = 1                   # pods of the wrk Indexed Job [default: len(client_nodes)]
+//! start_lead = "20s"                # >1 wrk pods: common --start-at = Job creation + this
 //! client_host_network = true        # clients on the node's network, as in the runbook
 //! headless = false                  # Services with clusterIP: None (DNS → pod IP, no kube-proxy NAT)
 //! ready_timeout = "5m"              # server pods Ready / image pulled
@@ -57,6 +58,9 @@ pub struct K8sConfig {
     pub targets: Vec<K8sTarget>,
     /// Pods of each wrk Indexed Job.
     pub wrk_workers: u32,
+    /// Seconds from creating a multi-pod wrk Job to its pods' common
+    /// `--start-at` (time to schedule and start every pod).
+    pub start_lead_secs: f64,
     /// Client pods on the node's network.
     pub client_host_network: bool,
     /// Headless Services.
@@ -81,6 +85,7 @@ struct Raw {
     #[serde(default)]
     runtime_classes: Vec<String>,
     wrk_workers: Option<u32>,
+    start_lead: Option<String>,
     #[serde(default = "yes")]
     client_host_network: bool,
     #[serde(default)]
@@ -92,6 +97,9 @@ struct Raw {
     qperf_time: Option<String>,
     msg_sizes: Option<String>,
 }
+
+/// Default `start_lead`: long enough for pods whose image is on the node.
+pub const DEFAULT_START_LEAD_SECS: f64 = 20.0;
 
 fn default_namespace() -> String {
     "netbench".into()
@@ -172,6 +180,13 @@ pub fn parse(text: &str, origin: &str) -> Result<K8sConfig, String> {
         Some(n) => n,
         None => u32::try_from(raw.client_nodes.len()).unwrap_or(u32::MAX),
     };
+    let start_lead_secs = match &raw.start_lead {
+        Some(t) => match parse_duration(t) {
+            Some(s) => s,
+            None => return err("start_lead", format!("bad duration {t:?}")),
+        },
+        None => DEFAULT_START_LEAD_SECS,
+    };
     let ready_timeout_secs = match &raw.ready_timeout {
         Some(t) => match parse_duration(t) {
             Some(s) => s,
@@ -212,6 +227,7 @@ pub fn parse(text: &str, origin: &str) -> Result<K8sConfig, String> {
         client_nodes: raw.client_nodes,
         targets,
         wrk_workers,
+        start_lead_secs,
         client_host_network: raw.client_host_network,
         headless: raw.headless,
         ready_timeout_secs,
@@ -236,6 +252,7 @@ mod tests {
         assert_eq!(names, ["host", "runc", "kata"]);
         assert_eq!(c.namespace, "netbench");
         assert_eq!(c.wrk_workers, 2);
+        assert_eq!(c.start_lead_secs, DEFAULT_START_LEAD_SECS);
         assert_eq!(c.settings, Settings::seed());
         assert!(c.client_host_network && !c.headless);
     }
@@ -252,6 +269,7 @@ mod tests {
             ("namespace = \"a_b\"\n", "namespace"),
             ("wrk_workers = 0\n", "wrk_workers"),
             ("duration = \"3x\"\n", "duration"),
+            ("start_lead = \"soon\"\n", "start_lead"),
             ("msg_sizes = \"1:2\"\n", "msg_sizes"),
             ("image_pull_policy = \"Sometimes\"\n", "image_pull_policy"),
         ] {

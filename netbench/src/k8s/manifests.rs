@@ -9,7 +9,11 @@
 //! - Service `netbench-<t>`: port 4000 TCP and UDP (qperf), 8080 (HTTP);
 //! - Indexed Jobs `netbench-<t>-qperf` (1 pod) and `netbench-<t>-wrk`
 //!   (`wrk_workers` pods spread over `client_nodes`) running the seed's
-//!   command lines against the Service name.
+//!   command lines against the Service name, plus `--json` at the end,
+//!   under a `sh` wrapper that appends the document to the pod's log
+//!   ([`crate::workers::pod`]). A wrk Job of several pods gets a common
+//!   `--start-at MS` when netbench creates it ([`with_start_at`]); the
+//!   dry-run YAML has none (nothing hands one out there).
 //!
 //! Everything carries `netbench.io/run=<id>` so a run's objects can be
 //! told apart (and found by hand if netbench was killed).
@@ -30,6 +34,7 @@ use serde::Serialize;
 use crate::bench;
 use crate::config::QperfTarget;
 use crate::k8s::config::{K8sConfig, K8sTarget, TargetKind};
+use crate::workers::pod;
 
 /// qperf listen port (control and data: our server's single-port mode).
 pub const QPERF_PORT: u16 = 4000;
@@ -294,8 +299,16 @@ fn service(cfg: &K8sConfig, run_id: &str, t: &K8sTarget) -> Service {
 }
 
 /// The client's command line (the seed's, against the Service name; no
-/// `-ip`: the server takes data on its listen port).
+/// `-ip`: the server takes data on its listen port), then `--json` into the
+/// file the pod wrapper prints.
 pub fn client_args(cfg: &K8sConfig, t: &K8sTarget, tool: Tool) -> Vec<String> {
+    let mut a = seed_args(cfg, t, tool);
+    a.extend(["--json".to_string(), pod::RESULT_FILE.to_string()]);
+    a
+}
+
+/// The seed's command line alone.
+pub fn seed_args(cfg: &K8sConfig, t: &K8sTarget, tool: Tool) -> Vec<String> {
     let host = server_name(&t.name);
     match tool {
         Tool::Qperf => {
@@ -327,8 +340,10 @@ fn client_job(cfg: &K8sConfig, run_id: &str, t: &K8sTarget, tool: Tool) -> Clien
         Tool::Qperf => bench::qperf_timeout(&cfg.settings),
         Tool::Wrk => bench::wrk_timeout(&cfg.settings),
     };
-    // Pulling the image counts against the Job's deadline too.
-    let deadline_secs = (run_time.as_secs_f64() + cfg.ready_timeout_secs).ceil() as u64;
+    // Pulling the image, and the wait for a common start, count against
+    // the Job's deadline too.
+    let lead = if pods > 1 { cfg.start_lead_secs } else { 0.0 };
+    let deadline_secs = (run_time.as_secs_f64() + cfg.ready_timeout_secs + lead).ceil() as u64;
     let pods_i32 = i32::try_from(pods).unwrap_or(i32::MAX);
     let affinity = Affinity {
         node_affinity: Some(NodeAffinity {
@@ -373,7 +388,11 @@ fn client_job(cfg: &K8sConfig, run_id: &str, t: &K8sTarget, tool: Tool) -> Clien
                     ..ObjectMeta::default()
                 }),
                 spec: Some(PodSpec {
-                    containers: vec![container(cfg, tool.as_str(), client_args(cfg, t, tool))],
+                    containers: vec![container(
+                        cfg,
+                        tool.as_str(),
+                        pod::wrap(client_args(cfg, t, tool)),
+                    )],
                     restart_policy: Some("Never".to_string()),
                     host_network: host_network.then_some(true),
                     // Service names must resolve on the node's network too.
@@ -395,13 +414,42 @@ fn client_job(cfg: &K8sConfig, run_id: &str, t: &K8sTarget, tool: Tool) -> Clien
     }
 }
 
+/// The tool's command line of a client Job (without the pod wrapper).
+pub fn tool_command(job: &Job) -> Vec<String> {
+    job.spec
+        .as_ref()
+        .and_then(|s| s.template.spec.as_ref())
+        .and_then(|s| s.containers.first())
+        .and_then(|c| c.command.as_deref())
+        .map(|c| pod::unwrap(c).to_vec())
+        .unwrap_or_default()
+}
+
+/// `job` with `--start-at MS` after its tool's arguments: every pod waits
+/// for that wall-clock instant (ms since the epoch) before measuring.
+pub fn with_start_at(job: &Job, ms: u64) -> Job {
+    let mut job = job.clone();
+    let command = job
+        .spec
+        .as_mut()
+        .and_then(|s| s.template.spec.as_mut())
+        .and_then(|s| s.containers.first_mut())
+        .and_then(|c| c.command.as_mut());
+    if let Some(c) = command {
+        c.extend(["--start-at".to_string(), ms.to_string()]);
+    }
+    job
+}
+
 /// Every object as YAML documents for `kubectl apply -f -`: per target the
 /// Deployment, the Service, then the Jobs.
 pub fn to_yaml(plan: &Plan) -> Result<String, String> {
     let mut out = String::new();
     out.push_str(&format!(
         "# netbench k8s run {} in namespace {}. netbench itself runs the Jobs one\n\
-         # at a time after the servers are Ready; `kubectl apply` starts them all at once.\n",
+         # at a time after the servers are Ready, and gives a wrk Job of several pods a\n\
+         # common --start-at when it creates it; `kubectl apply` starts them all at once,\n\
+         # without that barrier.\n",
         plan.run_id, plan.namespace
     ));
     let mut doc = |v: &dyn erased::Yaml| -> Result<(), String> {

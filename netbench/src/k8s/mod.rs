@@ -192,15 +192,22 @@ fn finish(
     )];
     if cfg.wrk_workers > 1 {
         notes.push(format!(
-            "wrk ran as {} pods; the table shows worker 0, every worker's log is in k8s-logs/",
-            cfg.wrk_workers
+            "wrk ran as {} pods per target, started together (--start-at, {:.0} s after the Job \
+             was created) and merged (histograms and counters added): the cell is their sum, \
+             the Workers section shows each pod and the skew of their windows; every pod's log \
+             and --json document is in k8s-logs/",
+            cfg.wrk_workers, cfg.start_lead_secs
         ));
+    }
+    for rep in &collected.workers {
+        notes.extend(rep.problems.iter().cloned());
     }
     if !collected.targets.is_empty() || !collected.logs.is_empty() {
         let results = Results {
             msg_sizes: cfg.settings.sweep.sizes().to_vec(),
             targets: collected.targets,
             notes,
+            workers: collected.workers,
         };
         let (mut written, problems) = report::write_all_as(&results, out, layout)?;
         let dir = out.join("k8s-logs");

@@ -21,12 +21,41 @@ pub fn render(r: &Results, w: &mut impl Write) -> io::Result<()> {
     render_wrk(r, w)?;
     writeln!(w)?;
     render_commands(r, w)?;
+    render_workers(r, w)?;
     if !r.notes.is_empty() {
         writeln!(w)?;
         writeln!(w, "## Notes")?;
         writeln!(w)?;
         for n in &r.notes {
             writeln!(w, "- {n}")?;
+        }
+    }
+    Ok(())
+}
+
+/// The per-worker tables of merged cells (nothing when there are none).
+pub fn render_workers(r: &Results, w: &mut impl Write) -> io::Result<()> {
+    if r.workers.is_empty() {
+        return Ok(());
+    }
+    writeln!(w)?;
+    writeln!(w, "## Workers")?;
+    for rep in &r.workers {
+        writeln!(w)?;
+        writeln!(
+            w,
+            "### {} {}: one cell, merged from these generators",
+            rep.target, rep.tool
+        )?;
+        writeln!(w)?;
+        // A blank line ends the table before the skew line.
+        write!(
+            w,
+            "{}",
+            rep.table.replace("\nwindow skew:", "\n\nwindow skew:")
+        )?;
+        for p in &rep.problems {
+            writeln!(w, "- {p}")?;
         }
     }
     Ok(())

@@ -19,6 +19,7 @@ pub fn render(r: &Results, w: &mut impl Write) -> io::Result<()> {
     render_qperf(r, w)?;
     writeln!(w)?;
     render_wrk(r, w)?;
+    super::markdown::render_workers(r, w)?;
     if !r.notes.is_empty() {
         writeln!(w)?;
         for n in &r.notes {

@@ -14,7 +14,7 @@ use testkit::tmp::TempDir;
 use crate::k8s_fake::{FakeApi, Scenario};
 use crate::k8s_manifests::CONFIG;
 
-fn run(scenario: Scenario, extra: &str) -> (FakeApi, k8s::run::Collected, Option<String>) {
+pub fn run(scenario: Scenario, extra: &str) -> (FakeApi, k8s::run::Collected, Option<String>) {
     let api = FakeApi::start(scenario);
     let cfg = config::parse(&format!("{CONFIG}{extra}"), "k8s.toml").expect("config");
     let plan = manifests::build(&cfg, "t1");
@@ -50,8 +50,9 @@ fn full_run_creates_waits_reads_logs_and_deletes() {
         assert!(w.report.is_some(), "wrk log parsed");
         assert!(q.outcome.command.join(" ").starts_with("qperf netbench-"));
     }
-    // 1 qperf + 2 wrk workers per target.
-    assert_eq!(got.logs.len(), 9);
+    // 1 qperf + 2 wrk workers per target, and the wrk pods' documents.
+    let logs = got.logs.iter().filter(|(n, _)| n.ends_with(".log")).count();
+    assert_eq!((logs, got.logs.len()), (9, 15));
     assert!(got.logs.iter().any(|(n, _)| n == "netbench-kata-wrk-1.log"));
     let seen = api.seen.lock().unwrap();
     assert_eq!(seen.left_behind(), Vec::<(String, String)>::new());
@@ -148,10 +149,14 @@ fn binary_finds_the_cluster_through_kubeconfig() {
     let report = std::fs::read_to_string(dir.join("out/report.md")).expect("report.md");
     assert!(
         report
-            .contains("`qperf netbench-runc -lp 4000 -oo msg_size:1:256K:*64 -vu tcp_bw tcp_lat`"),
+            .contains("`qperf netbench-runc -lp 4000 -oo msg_size:1:256K:*64 -vu tcp_bw tcp_lat --json /tmp/netbench-result.json`"),
         "{report}"
     );
     assert!(dir.join("out/k8s-logs/netbench-runc-wrk-1.log").is_file());
+    assert!(dir.join("out/k8s-logs/netbench-runc-wrk-1.json").is_file());
+    // Two wrk pods per target: merged cells, and their workers in the report.
+    assert!(report.contains("## Workers"), "{report}");
+    assert!(report.contains("| pod netbench-kata-wrk-1 |"), "{report}");
     assert_eq!(
         api.seen.lock().unwrap().left_behind(),
         Vec::<(String, String)>::new()

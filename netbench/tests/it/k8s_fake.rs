@@ -2,7 +2,9 @@
 //! server on 127.0.0.1 answering the few calls `netbench k8s` makes (create
 //! Deployments/Services/Jobs, list and watch pods by label, pod logs,
 //! delete) with the API's JSON. Pods are made up from the created objects;
-//! how they behave is the [`Scenario`].
+//! how they behave is the [`Scenario`]. A wrk pod's log is a real wrk
+//! capture, the pod wrapper's marker and a made-up `--json` document
+//! ([`fake_wrk_doc`]) whose window opens at the Job's `--start-at`.
 
 use std::collections::BTreeMap;
 use std::convert::Infallible;
@@ -30,6 +32,85 @@ pub enum Scenario {
     ImagePull,
     /// Server pods stay Pending (unschedulable) forever.
     NeverReady,
+    /// As `Ok`, but wrk pod index 2 opens its window [`LATE_MS`] after the
+    /// common start.
+    LateWorker,
+}
+
+/// How late the late worker starts.
+pub const LATE_MS: u64 = 5000;
+
+/// Latency samples (µs) of wrk worker `index`: distinct per worker, so the
+/// merged percentiles differ from any one worker's.
+pub fn fake_wrk_samples(index: u64) -> Vec<u64> {
+    (0..200 * (index + 1))
+        .map(|k| 100 + (k * 37 + index * 1500) % (3000 + index * 2000))
+        .collect()
+}
+
+/// wrk's histogram limit for the default 2 s timeout.
+pub const FAKE_LIMIT: u64 = 2_000_001;
+
+/// The `--json` document of wrk worker `index`, window from `start_ms`.
+pub fn fake_wrk_doc(index: u64, start_ms: u64) -> String {
+    use common::wrk::stats::{SparseStats, Stats};
+    let samples = fake_wrk_samples(index);
+    let mut lat = Stats::new(FAKE_LIMIT);
+    for v in &samples {
+        lat.record(*v);
+    }
+    let mut rps = Stats::new(10_000_001);
+    for v in [40 + index, 50, 60 + 2 * index] {
+        rps.record(v);
+    }
+    let start_us = start_ms * 1000 + index * 2000;
+    json!({"format_version": 1, "tool": "wrk-rs", "mode": "wrk",
+        "settings": {"url": "http://fake:8080/", "threads": 2, "connections": 10,
+                     "connections_per_thread": 5, "duration_s": 3, "latency": true},
+        "window": {"start_unix_us": start_us, "end_unix_us": start_us + 3_000_000 + index * 500,
+                   "runtime_us": 3_000_000},
+        "totals": {"requests": samples.len(), "bytes": 100 * samples.len() as u64,
+                   "errors": {"connect": 0, "read": index, "write": 0, "timeout": 0},
+                   "non_2xx_3xx": 0},
+        "histograms": {"wrk_latency_raw": SparseStats::from_stats(&lat),
+                       "wrk_requests": SparseStats::from_stats(&rps)}})
+    .to_string()
+}
+
+/// The pod log of `pod` (`<job>-<index>`), from the Job that made it.
+fn pod_log(scenario: Scenario, seen: &Seen, pod: &str) -> String {
+    if pod.contains("-qperf-") {
+        return golden("qperf/tcp_bw_tcp_lat_oo_vu.txt");
+    }
+    let text = golden("wrk/01-t2-c100-d3s-latency.stdout");
+    let (job, index) = pod.rsplit_once('-').unwrap_or((pod, "0"));
+    let index: u64 = index.parse().unwrap_or(0);
+    let command: Vec<String> = seen
+        .created
+        .iter()
+        .find(|(k, n, _)| k == "Job" && n == job)
+        .and_then(|(_, _, b)| {
+            serde_json::from_value(
+                b["spec"]["template"]["spec"]["containers"][0]["command"].clone(),
+            )
+            .ok()
+        })
+        .unwrap_or_default();
+    let start_at = command
+        .iter()
+        .position(|w| w == "--start-at")
+        .and_then(|i| command.get(i + 1)?.parse::<u64>().ok());
+    let late = if scenario == Scenario::LateWorker && index == 2 {
+        LATE_MS
+    } else {
+        0
+    };
+    let start = start_at.unwrap_or(1_700_000_000_000) + late;
+    format!(
+        "{text}\n{}\n{}\n",
+        netbench::workers::pod::MARKER,
+        fake_wrk_doc(index, start)
+    )
 }
 
 /// What the fake saw.
@@ -327,11 +408,7 @@ async fn handle(
             }
         }
         (Method::GET, Some(pod), Some("log")) => {
-            let text = if pod.contains("-qperf-") {
-                golden("qperf/tcp_bw_tcp_lat_oo_vu.txt")
-            } else {
-                golden("wrk/01-t2-c100-d3s-latency.stdout")
-            };
+            let text = pod_log(scenario, &seen.lock().unwrap(), pod);
             let mut r = Response::new(Full::new(Bytes::from(text)));
             r.headers_mut()
                 .insert("content-type", "text/plain".parse().unwrap());
@@ -350,4 +427,119 @@ async fn handle(
         }
         _ => reply(StatusCode::NOT_FOUND, status(404, "NotFound", "not faked")),
     })
+}
+
+/// The union of every worker's samples, corrected as wrk (and the merge)
+/// does with the merged figures: what one generator would have printed.
+fn union_of(workers: u64) -> common::wrk::stats::Stats {
+    let mut all = common::wrk::stats::Stats::new(FAKE_LIMIT);
+    let mut complete = 0u64;
+    for i in 0..workers {
+        for v in fake_wrk_samples(i) {
+            all.record(v);
+            complete += 1;
+        }
+    }
+    let per_conn = complete / (10 * workers);
+    all.correct(3_000_000 / per_conn);
+    all
+}
+
+/// A wrk Job of 3 pods (completion indexes 0..2) whose logs carry their
+/// `--json` documents: one cell with the sum of the requests and the
+/// percentiles of the union of the samples; a common `--start-at` in
+/// every wrk Job, none in the one-pod qperf Jobs.
+#[test]
+fn three_wrk_pods_are_merged_into_the_cell() {
+    let before_ms = netbench::workers::start_at_ms(0.0);
+    let (api, got, fatal) = crate::k8s_cluster::run(Scenario::Ok, "wrk_workers = 3\n");
+    assert_eq!(fatal, None);
+    let total: u64 = (0..3).map(|i| fake_wrk_samples(i).len() as u64).sum();
+    let union = union_of(3);
+    assert_eq!(got.workers.len(), 3, "one per target");
+    for (t, rep) in got.targets.iter().zip(&got.workers) {
+        assert_eq!(rep.target, t.name);
+        let w = t.wrk.as_ref().expect("wrk run");
+        let r = w
+            .report
+            .as_ref()
+            .expect("merged text parses as one wrk run");
+        assert_eq!(r.requests, Some(total));
+        assert_eq!((r.threads, r.connections), (Some(6), Some(30)));
+        assert_eq!(r.socket_errors.read, 3);
+        let text = &w.outcome.stdout;
+        for p in [50.0, 75.0, 90.0, 99.0] {
+            let want = common::wrk::units::format_time_us(union.percentile(p) as f64);
+            let label = format!("{p:.0}%");
+            let line = text
+                .lines()
+                .find(|l| l.trim_start().starts_with(&label))
+                .unwrap_or_else(|| panic!("no {label} line:\n{text}"));
+            assert!(line.ends_with(want.as_str()), "{line} vs {want}");
+        }
+        // Not any single worker's figure: the merge really added them.
+        let single = union_of(1).percentile(90.0);
+        assert_ne!(single, union.percentile(90.0));
+        assert!(w.outcome.command.join(" ").contains(" --start-at "));
+        for i in 0..3 {
+            let row = format!("| pod netbench-{}-wrk-{i} |", t.name);
+            assert!(rep.table.contains(&row), "{}", rep.table);
+        }
+        assert!(
+            rep.table
+                .contains("window skew: starts within 4.0 ms, ends within 5.0 ms"),
+            "{}",
+            rep.table
+        );
+        assert!(rep.problems.is_empty(), "{:?}", rep.problems);
+    }
+    let jsons = got
+        .logs
+        .iter()
+        .filter(|(n, _)| n.ends_with(".json"))
+        .count();
+    assert_eq!(jsons, 9, "every wrk pod's document is kept");
+    let seen = api.seen.lock().unwrap();
+    for (kind, name, body) in &seen.created {
+        if kind != "Job" {
+            continue;
+        }
+        let cmd: Vec<String> = serde_json::from_value(
+            body["spec"]["template"]["spec"]["containers"][0]["command"].clone(),
+        )
+        .expect("command");
+        let at = cmd
+            .iter()
+            .position(|w| w == "--start-at")
+            .map(|i| cmd[i + 1].parse::<u64>().expect("ms"));
+        if name.ends_with("-wrk") {
+            let at = at.expect("wrk Job has --start-at");
+            let lead = netbench::k8s::config::DEFAULT_START_LEAD_SECS as u64 * 1000;
+            assert!(at >= before_ms + lead, "{at} vs {before_ms}");
+            assert!(cmd.contains(&"--json".to_string()));
+        } else {
+            assert_eq!(at, None, "{name}: qperf has one pod and no barrier");
+        }
+    }
+}
+
+/// A pod whose window opens after the common start is named in the
+/// problems (and the report's notes), not silently merged as aligned.
+#[test]
+fn a_late_pod_is_reported() {
+    let (_api, got, fatal) = crate::k8s_cluster::run(Scenario::LateWorker, "wrk_workers = 3\n");
+    assert_eq!(fatal, None);
+    let rep = &got.workers[0];
+    assert_eq!(rep.problems.len(), 1, "{:?}", rep.problems);
+    let want = format!(
+        "host: wrk pod netbench-host-wrk-2 started {} ms after the common start time",
+        LATE_MS + 4
+    );
+    assert!(rep.problems[0].starts_with(&want), "{}", rep.problems[0]);
+    assert!(
+        rep.table.contains("starts within 5004.0 ms"),
+        "{}",
+        rep.table
+    );
+    assert!(got.targets[0].wrk.as_ref().unwrap().report.is_some());
 }

@@ -148,14 +148,21 @@ fn per_target_kind() {
             server_cmd,
             ["qperf -lp 4000", "netbench serve-http 0.0.0.0:8080"]
         );
-        // Client Jobs: Indexed, the seed's command lines against the Service.
+        // Client Jobs: Indexed, the seed's command lines against the Service
+        // plus --json, under the wrapper that prints the document.
         let svc_name = format!("netbench-{}", t.target.name);
         for j in &t.jobs {
             let js = j.job.spec.as_ref().unwrap();
             assert_eq!(js.completion_mode.as_deref(), Some("Indexed"));
             assert_eq!(js.backoff_limit, Some(0));
             let c = &job_pod(&j.job).containers[0];
-            let cmd = c.command.as_ref().unwrap().join(" ");
+            let full = c.command.as_ref().unwrap();
+            assert_eq!(&full[..2], ["sh", "-c"]);
+            let cmd = manifests::tool_command(&j.job).join(" ");
+            let cmd = cmd
+                .strip_suffix(" --json /tmp/netbench-result.json")
+                .unwrap_or_else(|| panic!("no --json at the end: {cmd}"));
+            assert!(full.join(" ").ends_with(cmd_tail(&j.job).as_str()));
             let (want, pods) = match j.tool {
                 Tool::Qperf => (
                     format!("qperf {svc_name} -lp 4000 -oo msg_size:1:256K:*64 -vu tcp_bw tcp_lat"),
@@ -192,7 +199,30 @@ fn headless_and_pod_network_clients() {
     assert_eq!((ps.host_network, ps.dns_policy.as_ref()), (None, None));
     assert_eq!(wrk.pods, 3);
     assert_eq!(
-        ps.containers[0].command.as_ref().unwrap().join(" "),
-        "wrk -t2 -c20000 -d10s http://netbench-runc:8080/"
+        manifests::tool_command(&wrk.job).join(" "),
+        "wrk -t2 -c20000 -d10s http://netbench-runc:8080/ --json /tmp/netbench-result.json"
     );
+    // A common start, handed out at creation, after everything else.
+    let started = manifests::with_start_at(&wrk.job, 1_700_000_000_000);
+    assert_eq!(
+        manifests::tool_command(&started).join(" "),
+        "wrk -t2 -c20000 -d10s http://netbench-runc:8080/ --json /tmp/netbench-result.json \
+         --start-at 1700000000000"
+    );
+    // The Job waits for the start as well as for the run and the image.
+    let one = config::parse(
+        &format!("{CONFIG}wrk_workers = 1\nduration = \"10s\"\n"),
+        "k8s.toml",
+    )
+    .expect("config");
+    let single = &manifests::build(&one, "x").targets[1].jobs[1];
+    assert_eq!(
+        wrk.deadline_secs,
+        single.deadline_secs + config::DEFAULT_START_LEAD_SECS as u64
+    );
+}
+
+/// The tool's words at the end of the container command.
+fn cmd_tail(job: &Job) -> String {
+    manifests::tool_command(job).join(" ")
 }

@@ -399,3 +399,122 @@ fn three_local_rate_workers_against_nginx() {
     );
     assert!(done.stderr_str().contains("window skew: starts within"));
 }
+
+/// `--wrk-workers 3`'s path: 3 local wrk processes with one `--start-at`,
+/// run and merged by netbench itself into one cell. Requests add up, the
+/// percentiles are those of one histogram of every sample, the cell's text
+/// parses with the single-run parser, no worker starts before the instant.
+#[test]
+fn local_multi_worker_cell_against_nginx() {
+    let Some(wrk) = testkit::ours::binary("wrk") else {
+        eprintln!("skipping: our wrk is not built next to the tests");
+        return;
+    };
+    let Some(nginx) = testkit::nginx::Nginx::start(testkit::nginx::Options::default()) else {
+        return;
+    };
+    let wrk = wrk.display().to_string();
+    let args: Vec<String> = ["-t1", "-c4", "-d1s", "--latency", &nginx.http_url("/")]
+        .map(String::from)
+        .to_vec();
+    let ran = netbench::workers::local::run_workers(&wrk, &args, Duration::from_secs(30), 3);
+    assert_eq!(ran.workers.len(), 3);
+    let docs: Vec<merge::WrkDoc> = ran
+        .workers
+        .iter()
+        .map(|w| {
+            assert_eq!(w.outcome.exit_code, Some(0), "{}", w.outcome.stderr);
+            merge::parse_doc(w.json.as_deref().expect("document"), &w.name).unwrap()
+        })
+        .collect();
+    for d in &docs {
+        assert!(
+            d.window.start_unix_us >= ran.start_at_ms * 1000,
+            "a worker started before --start-at"
+        );
+    }
+    let (run, rep) = netbench::workers::combine_wrk(
+        "nginx",
+        ran.command.clone(),
+        &ran.workers,
+        Some(ran.start_at_ms),
+    );
+    assert!(rep.problems.is_empty(), "{:?}", rep.problems);
+    assert!(rep.table.contains("| worker 2 |"), "{}", rep.table);
+    assert!(rep.table.contains("window skew: starts within"));
+    let total: u64 = docs.iter().map(|d| d.totals.requests).sum();
+    assert!(total > 0);
+    let text = &run.outcome.stdout;
+    let r = run
+        .report
+        .as_ref()
+        .unwrap_or_else(|| panic!("unparsable:\n{text}"));
+    assert_eq!(r.requests, Some(total), "{text}");
+    assert_eq!((r.threads, r.connections), (Some(3), Some(12)), "{text}");
+    let raw: Vec<Stats> = docs
+        .iter()
+        .map(|d| d.histograms.wrk_latency_raw.as_ref().unwrap().to_stats())
+        .collect();
+    let mut all = merge::merge_stats(&raw).unwrap();
+    let runtime = docs.iter().map(|d| d.window.runtime_us).max().unwrap();
+    if let Some(i) = runtime.checked_div(total / 12) {
+        all.correct(i);
+    }
+    for p in [50.0, 75.0, 90.0, 99.0] {
+        let want = common::wrk::units::format_time_us(all.percentile(p) as f64);
+        let label = format!("{p:.0}%");
+        let line = text
+            .lines()
+            .find(|l| l.trim_start().starts_with(&label))
+            .unwrap_or_else(|| panic!("no {label}:\n{text}"));
+        assert!(line.ends_with(want.as_str()), "{line} vs {want}");
+    }
+}
+
+/// `bench::run` with 2 wrk workers: a failing worker makes the cell an
+/// error with wrk's message and is named in the notes and Workers section.
+#[test]
+fn local_multi_worker_failure_is_the_cell() {
+    let Some(wrk) = testkit::ours::binary("wrk") else {
+        return;
+    };
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let plan = [netbench::bench::Planned {
+        target: netbench::config::Target {
+            name: "refused".into(),
+            qperf: None,
+            wrk_url: Some(format!("http://127.0.0.1:{port}/")),
+            overrides: Default::default(),
+        },
+        settings: netbench::settings::Settings {
+            duration: "1s".into(),
+            threads: 1,
+            connections: 1,
+            ..netbench::settings::Settings::short()
+        },
+    }];
+    let tools = netbench::tools::Tools {
+        qperf: "/nonexistent/qperf".into(),
+        wrk,
+    };
+    let r = netbench::bench::run(
+        &plan,
+        &tools,
+        Vec::new(),
+        2,
+        &mut netbench::progress::Progress::new(false),
+    );
+    let w = r.targets[0].wrk.as_ref().unwrap();
+    assert!(w.report.is_none());
+    assert!(w.error().contains("Connection refused"), "{}", w.error());
+    assert_eq!(r.workers.len(), 1);
+    assert!(
+        r.notes.iter().any(|n| n.contains("wrk worker 0 failed")),
+        "{:?}",
+        r.notes
+    );
+}

@@ -82,6 +82,7 @@ pub fn fixed_results() -> Results {
             ),
         ],
         notes: vec!["fixed results from compat/golden".into()],
+        workers: Vec::new(),
     }
 }
 
