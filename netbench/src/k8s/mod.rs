@@ -47,8 +47,11 @@ and an HTTP server) and a Service per target (host network, one per
 RuntimeClass), then per target an Indexed Job running the seed's qperf
 command and one running wrk, one after the other; their logs make the usual
 report, and every object netbench created is deleted at the end (also on
-Ctrl-C). The cluster is the one kubectl uses (KUBECONFIG, ~/.kube/config or
-in-cluster).
+Ctrl-C). With wrk_workers > 1 the wrk Job's pods start together (a common
+--start-at, start_lead after the Job is created) and their --json documents,
+printed into the pod logs, are merged into one cell, with a per-worker table
+and the skew of their windows in the report. The cluster is the one kubectl
+uses (KUBECONFIG, ~/.kube/config or in-cluster).
 
 Options:
       --dry-run          print the manifests as YAML (for kubectl apply -f -)
