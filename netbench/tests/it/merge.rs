@@ -1,6 +1,7 @@
 //! `netbench merge`: a property test that merging two workers' histograms
 //! is the histogram of all their samples, and a live run of 3 local `wrk
-//! --json` processes against one nginx, merged.
+//! --json` processes against one nginx, merged by `netbench merge` and by
+//! netbench's own `--wrk-workers` runner (`workers::local`).
 
 use std::process::Command;
 use std::time::Duration;
@@ -140,25 +141,7 @@ fn three_local_workers_against_nginx() {
     }
     assert!(parsed.latency.is_some(), "{text}");
     assert!(text.contains("  Latency Distribution\n"), "{text}");
-    // Percentiles are those of one histogram of every sample, corrected as wrk does.
-    let raw: Vec<Stats> = docs
-        .iter()
-        .map(|d| d.histograms.wrk_latency_raw.as_ref().unwrap().to_stats())
-        .collect();
-    let mut all = merge::merge_stats(&raw).unwrap();
-    let runtime = docs.iter().map(|d| d.window.runtime_us).max().unwrap();
-    if let Some(i) = runtime.checked_div(total / 12) {
-        all.correct(i);
-    }
-    let want_p50 = common::wrk::units::format_time_us(all.percentile(50.0) as f64);
-    let p50_line = text
-        .lines()
-        .find(|l| l.trim_start().starts_with("50%"))
-        .expect("50% line");
-    assert!(
-        p50_line.ends_with(want_p50.as_str()),
-        "{p50_line} vs {want_p50}"
-    );
+    assert_union_percentiles(&docs, &text, 12);
     let workers = done.stderr_str();
     assert!(workers.contains("window skew: starts within"), "{workers}");
     assert_eq!(
@@ -451,13 +434,21 @@ fn local_multi_worker_cell_against_nginx() {
         .unwrap_or_else(|| panic!("unparsable:\n{text}"));
     assert_eq!(r.requests, Some(total), "{text}");
     assert_eq!((r.threads, r.connections), (Some(3), Some(12)), "{text}");
+    assert_union_percentiles(&docs, text, 12);
+}
+
+/// The merged text's Latency Distribution is that of one histogram of
+/// every worker's samples, corrected as wrk does with the merged figures
+/// (`connections` in total).
+fn assert_union_percentiles(docs: &[merge::WrkDoc], text: &str, connections: u64) {
     let raw: Vec<Stats> = docs
         .iter()
         .map(|d| d.histograms.wrk_latency_raw.as_ref().unwrap().to_stats())
         .collect();
     let mut all = merge::merge_stats(&raw).unwrap();
+    let total: u64 = docs.iter().map(|d| d.totals.requests).sum();
     let runtime = docs.iter().map(|d| d.window.runtime_us).max().unwrap();
-    if let Some(i) = runtime.checked_div(total / 12) {
+    if let Some(i) = runtime.checked_div(total / connections) {
         all.correct(i);
     }
     for p in [50.0, 75.0, 90.0, 99.0] {
