@@ -147,7 +147,7 @@ strace_one() {
     echo "  $n $case strace: ${calls:-?} syscalls, ${reqs:-?} requests:$top" >&2
 }
 
-echo "# cpu per request: ${variants[*]}; ours $ours, stock $stock" >&2
+echo "# cpu per request: ${variants[*]}; ours ${ours:-(not used)}, stock $stock" >&2
 echo "# nginx $("$nginx_bin" -v 2>&1 | sed 's/.*\///') pid $nginx_pid on CPU 0, clients on CPU 1" >&2
 echo "# $(machine_note)" >&2
 load_start=$(machine_note)
