@@ -212,7 +212,9 @@ verify() {
     need_tools
     have_image "$TAG" || die "no image $TAG: run '$0 build' first"
     local ctr out cmd qpid hpid fails=0
-    ctr=$("${B[@]}" from --pull=never "$TAG")
+    # netbench-host: the Service name the host target's client Jobs connect
+    # to, here the image's own servers on loopback.
+    ctr=$("${B[@]}" from --pull=never --add-host netbench-host:127.0.0.1 "$TAG")
     VERIFY_CTR=$ctr
     trap 'rm_verify_ctr' EXIT
     run() { "${B[@]}" run --isolation "$ISOLATION" "$ctr" -- "$@"; }
@@ -223,6 +225,46 @@ verify() {
             printf 'FAIL  %s: expected %q in:\n%s\n' "$1" "$2" "$3"
             fails=$((fails + 1))
         fi
+    }
+
+    # A client Job's container command exactly as `netbench k8s` renders it
+    # (read from the --dry-run YAML, short settings), run in the image
+    # against its own servers: the tool's text, the marker, the --json
+    # document after it, and `netbench merge` reading that document back.
+    pod_job() { # ROLE EXPECTED-IN-TEXT
+        local role=$1 argv log
+        if ! python3 -c 'import yaml' 2>/dev/null; then
+            printf 'skip  %s Job command (no python3 PyYAML to read the manifests)\n' "$role"
+            return
+        fi
+        run sh -c 'printf "%s\n" "namespace = \"netbench\"" "image = \"'"$TAG"'\"" \
+            "server_node = \"a\"" "client_nodes = [\"b\"]" "runtime_classes = []" \
+            "duration = \"1s\"" "threads = 1" "connections = 10" "qperf_time = \"1\"" \
+            "msg_sizes = \"1:64:*64\"" >/tmp/k8s.toml && netbench k8s --dry-run /tmp/k8s.toml' \
+            >"$WORK/dry-run.yaml" 2>&1 || true
+        python3 - "$WORK/dry-run.yaml" "netbench-host-$role" >"$WORK/job-$role.argv" <<'PY' || true
+import sys, yaml
+for doc in yaml.safe_load_all(open(sys.argv[1])):
+    if doc and doc.get("kind") == "Job" and doc["metadata"]["name"] == sys.argv[2]:
+        c = doc["spec"]["template"]["spec"]["containers"][0]
+        sys.stdout.write("".join(a + "\0" for a in c.get("command", []) + c.get("args", [])))
+PY
+        mapfile -d '' argv <"$WORK/job-$role.argv"
+        if [ ${#argv[@]} = 0 ]; then
+            printf 'FAIL  no Job netbench-host-%s in the dry-run YAML:\n' "$role"
+            cat "$WORK/dry-run.yaml"
+            fails=$((fails + 1))
+            return
+        fi
+        printf '      %s Job command: %s\n' "$role" "${argv[*]}"
+        log=$(timeout 60 "${B[@]}" run --isolation "$ISOLATION" "$ctr" -- "${argv[@]}" 2>&1 || true)
+        printf '%s\n' "$log" >"$WORK/job-$role.log"
+        check "$role Job command in the image: text" "$2" "$log"
+        check "$role Job command in the image: document" "--- netbench: --json document follows ---" "$log"
+        printf '%s\n' "$log" | sed '1,/^--- netbench: --json document follows ---$/d' >"$WORK/job-$role.json"
+        out=$("${B[@]}" run --isolation "$ISOLATION" -v "$WORK/job-$role.json:/tmp/doc.json:ro" "$ctr" -- \
+            netbench merge /tmp/doc.json 2>&1 || true)
+        check "netbench merge reads the $role Job's document" "$2" "$out"
     }
 
     out=$(run sh -c 'for b in qperf wrk netbench; do command -v "$b"; done' 2>&1 || true)
@@ -256,6 +298,11 @@ verify() {
             printf '%s\n' "$out"
             check "stock qperf -> image qperf server: tcp_lat" "latency" "$out"
             check "stock qperf -> image qperf server: tcp_bw" "bw" "$out"
+            if [ "$QPERF_PORT" = 4000 ]; then
+                pod_job qperf "tcp_lat:"
+            else
+                printf 'skip  qperf Job command (QPERF_PORT is not the Service port 4000)\n'
+            fi
             timeout 10 /usr/bin/qperf -lp "$QPERF_PORT" 127.0.0.1 quit >/dev/null 2>&1 || true
             if timeout 10 tail --pid="$qpid" -f /dev/null; then
                 printf 'ok    image qperf server exits on quit\n'
@@ -287,6 +334,11 @@ verify() {
                 out=$(timeout 30 /usr/bin/wrk -t1 -c10 -d1s "http://127.0.0.1:$HTTP_PORT/" 2>&1 || true)
                 printf '%s\n' "$out"
                 check "stock wrk -> image serve-http" "Requests/sec:" "$out"
+            fi
+            if [ "$HTTP_PORT" = 8080 ]; then
+                pod_job wrk "Requests/sec:"
+            else
+                printf 'skip  wrk Job command (HTTP_PORT is not the Service port 8080)\n'
             fi
         else
             printf 'FAIL  image serve-http did not listen on %s:\n' "$HTTP_PORT"
