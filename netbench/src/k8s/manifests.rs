@@ -299,11 +299,19 @@ fn service(cfg: &K8sConfig, run_id: &str, t: &K8sTarget) -> Service {
 }
 
 /// The client's command line (the seed's, against the Service name; no
-/// `-ip`: the server takes data on its listen port), then `--json` into the
-/// file the pod wrapper prints.
+/// `-ip`: the server takes data on its listen port) with `--json` into the
+/// file the pod wrapper prints: after wrk's arguments, but before qperf's,
+/// because qperf runs each test when its word is reached and an option after
+/// the tests applies to none of them (the document would have no tests).
 pub fn client_args(cfg: &K8sConfig, t: &K8sTarget, tool: Tool) -> Vec<String> {
     let mut a = seed_args(cfg, t, tool);
-    a.extend(["--json".to_string(), pod::RESULT_FILE.to_string()]);
+    let json = ["--json".to_string(), pod::RESULT_FILE.to_string()];
+    match tool {
+        Tool::Qperf => {
+            a.splice(1..1, json);
+        }
+        Tool::Wrk => a.extend(json),
+    }
     a
 }
 

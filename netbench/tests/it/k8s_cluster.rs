@@ -48,7 +48,11 @@ fn full_run_creates_waits_reads_logs_and_deletes() {
         );
         let w = t.wrk.as_ref().expect("wrk run");
         assert!(w.report.is_some(), "wrk log parsed");
-        assert!(q.outcome.command.join(" ").starts_with("qperf netbench-"));
+        assert!(q
+            .outcome
+            .command
+            .join(" ")
+            .starts_with("qperf --json /tmp/netbench-result.json netbench-"));
     }
     // 1 qperf + 2 wrk workers per target, and the wrk pods' documents.
     let logs = got.logs.iter().filter(|(n, _)| n.ends_with(".log")).count();
@@ -149,7 +153,7 @@ fn binary_finds_the_cluster_through_kubeconfig() {
     let report = std::fs::read_to_string(dir.join("out/report.md")).expect("report.md");
     assert!(
         report
-            .contains("`qperf netbench-runc -lp 4000 -oo msg_size:1:256K:*64 -vu tcp_bw tcp_lat --json /tmp/netbench-result.json`"),
+            .contains("`qperf --json /tmp/netbench-result.json netbench-runc -lp 4000 -oo msg_size:1:256K:*64 -vu tcp_bw tcp_lat`"),
         "{report}"
     );
     assert!(dir.join("out/k8s-logs/netbench-runc-wrk-1.log").is_file());
