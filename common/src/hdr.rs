@@ -51,12 +51,6 @@ impl Recorder {
         let _ = self.h.record(v);
     }
 
-    /// Records `v` with wrk2-style correction for an expected interval.
-    pub fn record_corrected(&mut self, us: u64, expected_interval_us: u64) {
-        let v = us.clamp(1, MAX_VALUE_US);
-        let _ = self.h.record_correct(v, expected_interval_us);
-    }
-
     /// Lossless merge of another recorder.
     pub fn merge(&mut self, other: &Recorder) {
         let _ = self.h.add(&other.h);

@@ -7,8 +7,8 @@
 use std::process::Command;
 use std::time::{Duration, Instant};
 
+use netkit::proc::ChildGuard;
 use serde::Serialize;
-use testkit::proc::ChildGuard;
 
 use crate::sys;
 

@@ -13,7 +13,7 @@
 //! | [`settings`] | duration/threads/connections/qperf time/sweep layering |
 //! | [`sweep`] | the `-oo msg_size:` sweep and size labels |
 //! | [`tools`] | find our `qperf`/`wrk` (or build them, or `--qperf`/`--wrk`) |
-//! | [`local`] | embedded targets: loopback and a network namespace |
+//! | [`local`] | embedded targets: loopback, a network namespace, a Service (on [`netkit`]) |
 //! | [`serve`] | `netbench serve-http`: the HTTP target process |
 //! | [`exec`] | run one command with a deadline, stop on Ctrl-C |
 //! | [`bench`] | the command lines and the run over all targets |
@@ -21,7 +21,7 @@
 //! | [`results`] | result model and table cells |
 //! | [`report`] | Markdown, JSON, SVG |
 //! | [`progress`] | progress line on a terminal |
-//! | [`sys`] | signals, parent-death signal, uid (the only `unsafe`) |
+//! | [`sys`] | Ctrl-C flag, parent-death signal (the only `unsafe`) |
 //! | [`app`] | one run from arguments to files |
 //! | [`merge`] | `netbench merge`: wrk (`-R` too) / qperf `--json` workers → one run in the tool's text |
 //! | [`k8s`] | `netbench k8s`: manifests, the cluster run, clean-up |

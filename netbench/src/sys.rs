@@ -1,5 +1,6 @@
-//! The only `unsafe` in netbench: the Ctrl-C flag, the parent-death signal
-//! for the servers we start, and the effective uid.
+//! The only `unsafe` in netbench: the Ctrl-C flag and the parent-death
+//! signal for the servers we start (the effective uid and signals to our
+//! children are in `netkit::sys`).
 //!
 //! Ctrl-C (SIGINT) and SIGTERM only set a flag. Every wait in netbench polls
 //! it, so the main thread unwinds normally and the `Drop` of each server and
@@ -36,11 +37,6 @@ pub fn interrupted() -> bool {
     INTERRUPTED.load(Ordering::SeqCst)
 }
 
-/// Marks the run as interrupted (tests, and errors that must stop the run).
-pub fn request_stop() {
-    INTERRUPTED.store(true, Ordering::SeqCst);
-}
-
 /// Makes the kernel kill the child when netbench dies, even by SIGKILL, so
 /// a server we started never outlives us.
 pub fn kill_with_parent(cmd: &mut Command) -> &mut Command {
@@ -52,10 +48,4 @@ pub fn kill_with_parent(cmd: &mut Command) -> &mut Command {
             Ok(())
         })
     }
-}
-
-/// Whether we run as root (needed for network namespaces).
-pub fn is_root() -> bool {
-    // SAFETY: geteuid has no preconditions and cannot fail.
-    unsafe { libc::geteuid() == 0 }
 }

@@ -73,10 +73,10 @@ fn resolve(p: PathBuf) -> Result<PathBuf, String> {
     }
 }
 
-/// `target/<profile>/<name>` next to our executable (the test kit's lookup),
+/// `target/<profile>/<name>` next to our executable ([`netkit::ours`]),
 /// or `target/release/<name>` (where the cargo build above puts them).
 fn ours(name: &str) -> Option<PathBuf> {
-    testkit::ours::binary(name).or_else(|| {
+    netkit::ours::binary(name).or_else(|| {
         let exe = std::env::current_exe().ok()?;
         let release = exe.parent()?.parent()?.join("release").join(name);
         release.is_file().then_some(release)

@@ -27,8 +27,6 @@ use crate::debug::{self, Sink, Trace};
 use crate::sys::{self, strerror};
 use session::Test;
 
-pub use session::rdma_error;
-
 /// Server settings from the command line.
 #[derive(Clone, Debug)]
 pub struct ServerConfig {

@@ -28,14 +28,6 @@ pub enum Transport {
 }
 
 impl Transport {
-    /// Socket tests (RDS, SCTP, SDP, TCP, UDP).
-    pub fn is_socket(self) -> bool {
-        matches!(
-            self,
-            Self::Rds | Self::Sctp | Self::Sdp | Self::Tcp | Self::Udp
-        )
-    }
-
     /// RDMA (verbs) tests.
     pub fn is_rdma(self) -> bool {
         matches!(self, Self::Rc | Self::Uc | Self::Ud | Self::Xrc)

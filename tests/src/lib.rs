@@ -4,18 +4,23 @@
 //! child processes, and stop them by handle. This crate provides those peers
 //! and the plumbing around them, one job per module:
 //!
+//! The product-side pieces (child-process guard, HTTP target, network
+//! namespaces, binary lookup, ports, libc calls) live in the `netkit` crate,
+//! which netbench runs on; the modules below re-export them, adding only the
+//! conveniences that panic when a test cannot run.
+//!
 //! | module | what it is for |
 //! |---|---|
-//! | [`ports`] | free loopback ports (`free_port`, `free_port_pair`, IPv6 probe) |
-//! | [`sys`] | the only `unsafe`: raise the open-file limit, send a signal to a child |
+//! | [`ports`] | free loopback ports (`free_port`, `free_port_pair`, IPv6 probe): `netkit::ports`, unwrapped |
+//! | [`sys`] | `netkit::sys`: raise the open-file limit, send a signal to a child |
 //! | [`tmp`] | self-deleting temporary directories |
-//! | [`proc`] | [`proc::ChildGuard`]: spawn, capture output, wait with a deadline, kill by PID on drop |
-//! | [`ours`] | find our own built binaries (`target/<profile>/wrk`) from another package's tests |
+//! | [`proc`] | `netkit::proc`: [`proc::ChildGuard`]: spawn, capture output, wait with a deadline, kill by PID on drop |
+//! | [`ours`] | find our own built binaries (`target/<profile>/wrk`); `require_binary` fails the test when missing |
 //! | [`stock`] | find the real `qperf` / `wrk` / `nginx`; skip or fail (`NETBENCH_REQUIRE_STOCK=1`) when absent |
 //! | [`client`] | a minimal blocking HTTP/1.1 client to check servers in tests |
-//! | [`http`] | [`http::HttpTarget`]: in-process hyper HTTP/1.1 server with test routes and stall windows |
+//! | [`http`] | [`http::HttpTarget`]: `netkit`'s in-process hyper HTTP/1.1 server, with panicking `start`/`start_with` |
 //! | [`misbehave`] | [`misbehave::MisbehavingServer`]: raw-socket servers that break HTTP on purpose |
-//! | [`netns`] | root only: [`netns::Pod`] (namespace + veth) and [`netns::Service`] (kube-proxy-like DNAT), removed on drop |
+//! | [`netns`] | `netkit::netns`, root only: [`netns::Pod`] (namespace + veth) and [`netns::Service`] (kube-proxy-like DNAT), removed on drop |
 //! | [`nginx`] | [`nginx::Nginx`]: the system nginx in a temporary prefix, killed on drop |
 //!
 //! Typical use in a test that compares with a stock tool:

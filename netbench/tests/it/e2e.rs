@@ -168,19 +168,19 @@ fn malformed_file_names_line_and_field() {
 
 #[test]
 fn netns_is_created_and_removed() {
-    use netbench::local::netns::{unavailable, Netns};
-    if let Some(why) = unavailable() {
+    use netkit::netns::{pod_unavailable, Pod};
+    if let Some(why) = pod_unavailable() {
         eprintln!("skipping: no network namespaces here ({why})");
         return;
     }
-    let ns = Netns::create().expect("create namespace");
+    let ns = Pod::create().expect("create namespace");
     let (name, host_if) = (ns.name.clone(), ns.host_if.clone());
     let list = |args: &[&str]| {
         let o = Command::new("ip").args(args).output().expect("ip");
         String::from_utf8_lossy(&o.stdout).into_owned()
     };
     assert!(list(&["netns", "list"]).contains(&name));
-    assert!(list(&["route"]).contains(&format!("{} dev {host_if}", ns.pod_addr)));
+    assert!(list(&["route"]).contains(&format!("{} dev {host_if}", ns.addr)));
     drop(ns);
     assert!(!list(&["netns", "list"]).contains(&name));
     assert!(!list(&["link"]).contains(&host_if));
@@ -247,7 +247,10 @@ fn ctrl_c_stops_everything_and_keeps_the_report() {
         std::net::TcpStream::connect(("127.0.0.1", lp)).is_err(),
         "qperf server still listens"
     );
-    if let Some(ns) = err.split_whitespace().find(|w| w.starts_with("netbench-")) {
+    if let Some(ns) = err
+        .split_whitespace()
+        .find(|w| w.starts_with("nk") && w.ends_with(':'))
+    {
         let ns = ns.trim_end_matches(':');
         let list = Command::new("ip")
             .args(["netns", "list"])

@@ -191,7 +191,7 @@ impl Verbs for NoDevice {
 
 /// Stock's first error on a host without RDMA devices: the CM channel
 /// under `-cm1`, else the parameter checks, then the device list.
-pub fn no_device_error(req: &Req) -> String {
+fn no_device_error(req: &Req) -> String {
     if req.use_cm != 0 {
         return "rdma_create_event_channel failed".into();
     }

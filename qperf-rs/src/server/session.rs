@@ -326,11 +326,6 @@ fn send_results_with(
     Ok(())
 }
 
-/// The error of an RDMA test on a host without InfiniBand (§4.14).
-pub fn rdma_error(req: &Req) -> String {
-    crate::rdma::session::no_device_error(req)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -2,6 +2,7 @@ use super::*;
 use crate::client::{self, Conn};
 use std::io::{Read, Write};
 use std::net::TcpStream;
+use std::time::{Duration, Instant};
 
 #[test]
 fn keep_alive_serves_several_requests_on_one_connection() {
