@@ -782,4 +782,43 @@ mod tests {
             assert_eq!(validate(req), want, "{:?}", String::from_utf8_lossy(req));
         }
     }
+
+    /// The rows of compat/spec/wrk.md §5.2 no other test pins, with what
+    /// wrk 4.1.0 prints for them as a `request()` result (`-t1 -c1 -d1s`
+    /// against a loopback listener, checked against /usr/bin/wrk).
+    #[test]
+    fn spec_table_rows_as_stock_wrk_decides() {
+        let cases: &[(&[u8], Result<usize, &str>)] = &[
+            (b"\r\n\r\n", Err("incomplete request at 3:1")),
+            (
+                b"CONNECT h:1 HTTP/1.1\r\n\r\nGET / HTTP/1.1\r\n\r\n",
+                Err("incomplete request at 3:1"),
+            ),
+            (b"CONNECT h:1 HTTP/1.1\r\n\r\n", Ok(1)),
+            (
+                b"GET /\r\n\r\nGET / HTTP/1.1\r\n\r\n",
+                Err("data received after completed connection: close message at 3:1"),
+            ),
+            (b"POST / HTTP/1.1\r\nTransfer-Encoding: gzip\r\n\r\n", Ok(1)),
+            (
+                b"POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\nz\r\n",
+                Err("invalid character in chunk size header at 4:1"),
+            ),
+            (
+                b"POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabcX",
+                Err("strict mode assertion failed at 5:4"),
+            ),
+            (
+                b"GET / HTTP/1.1\r\nX: a\x7fb\r\n\r\n",
+                Err("invalid character in header at 2:5"),
+            ),
+            (b"GET / HTTP/1.1\r\nX: a\xc8b\r\n\r\n", Ok(1)),
+            (b"GET /\x01 HTTP/1.1\r\n\r\n", Err("invalid URL at 1:6")),
+            (b"GET /\x80 HTTP/1.1\r\n\r\n", Err("invalid URL at 1:6")),
+        ];
+        for (req, want) in cases {
+            let want = want.map_err(str::to_string);
+            assert_eq!(validate(req), want, "{:?}", String::from_utf8_lossy(req));
+        }
+    }
 }
