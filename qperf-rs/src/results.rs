@@ -115,27 +115,21 @@ pub fn compute(local: &Stat, remote: &Stat) -> Results {
         return res;
     }
     let f = |v: u64| v as f64;
-    res.msg_rate = if r.r.msgs == 0 {
-        f(l.r.msgs) / rt
-    } else if l.r.msgs == 0 {
-        f(r.r.msgs) / lt
-    } else {
-        f(l.r.msgs.wrapping_add(r.r.msgs)) / mid
+    // One side's count over the time given for it when the other counted
+    // nothing, else both over the mean time. Stock divides the local-only
+    // message count by the remote time and the byte counts the other way.
+    let per_sec = |lv: u64, rv: u64, l_only: f64, r_only: f64| {
+        if rv == 0 {
+            f(lv) / l_only
+        } else if lv == 0 {
+            f(rv) / r_only
+        } else {
+            f(lv.wrapping_add(rv)) / mid
+        }
     };
-    res.send_bw = if r.s.bytes == 0 {
-        f(l.s.bytes) / lt
-    } else if l.s.bytes == 0 {
-        f(r.s.bytes) / rt
-    } else {
-        f(l.s.bytes.wrapping_add(r.s.bytes)) / mid
-    };
-    res.recv_bw = if r.r.bytes == 0 {
-        f(l.r.bytes) / lt
-    } else if l.r.bytes == 0 {
-        f(r.r.bytes) / rt
-    } else {
-        f(l.r.bytes.wrapping_add(r.r.bytes)) / mid
-    };
+    res.msg_rate = per_sec(l.r.msgs, r.r.msgs, rt, lt);
+    res.send_bw = per_sec(l.s.bytes, r.s.bytes, lt, rt);
+    res.recv_bw = per_sec(l.r.bytes, r.r.bytes, lt, rt);
     let gb = 1e9;
     if l.s.bytes != 0 && l.r.bytes == 0 && r.s.bytes == 0 {
         res.send_cost = ln.cpu_time * gb / f(l.s.bytes);

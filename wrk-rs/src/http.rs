@@ -432,9 +432,7 @@ impl ResponseParser {
                     }
                 }
                 Chunk::SizeLf(size) => {
-                    if b != b'\n' {
-                        return Err(HttpError::InvalidChunk);
-                    }
+                    chunk_byte(b, b'\n')?;
                     if size == 0 {
                         Chunk::TrailerStart
                     } else {
@@ -442,15 +440,11 @@ impl ResponseParser {
                     }
                 }
                 Chunk::DataCr => {
-                    if b != b'\r' {
-                        return Err(HttpError::InvalidChunk);
-                    }
+                    chunk_byte(b, b'\r')?;
                     Chunk::DataLf
                 }
                 Chunk::DataLf => {
-                    if b != b'\n' {
-                        return Err(HttpError::InvalidChunk);
-                    }
+                    chunk_byte(b, b'\n')?;
                     Chunk::Size {
                         value: 0,
                         digits: 0,
@@ -473,21 +467,26 @@ impl ResponseParser {
                     }
                 }
                 Chunk::TrailerLf => {
-                    if b != b'\n' {
-                        return Err(HttpError::InvalidChunk);
-                    }
+                    chunk_byte(b, b'\n')?;
                     Chunk::TrailerStart
                 }
                 Chunk::EndLf => {
-                    if b != b'\n' {
-                        return Err(HttpError::InvalidChunk);
-                    }
+                    chunk_byte(b, b'\n')?;
                     return Ok((i + 1, None));
                 }
             };
             i += 1;
         }
         Ok((i, Some(c)))
+    }
+}
+
+/// The CR or LF that chunked framing requires at this byte.
+fn chunk_byte(b: u8, want: u8) -> Result<(), HttpError> {
+    if b == want {
+        Ok(())
+    } else {
+        Err(HttpError::InvalidChunk)
     }
 }
 

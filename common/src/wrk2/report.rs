@@ -3,7 +3,7 @@
 
 use std::io::{self, Write};
 
-use crate::wrk::report::{render_totals, Errors};
+use crate::wrk::report::{self, render_totals, Errors};
 use crate::wrk::units::{fixed, format_metric, format_time_us, pad_cell};
 
 /// One Thread Stats row as printed: avg, stdev, max, within-stdev percent.
@@ -109,15 +109,15 @@ pub struct Model {
     pub errors: Errors,
 }
 
+/// The Thread Stats line: wrk's layout exactly.
 fn row<W: Write>(w: &mut W, name: &str, r: &Row, fmt: fn(f64) -> String) -> io::Result<()> {
-    writeln!(
-        w,
-        "    {name:<10}{}{}{}{:>8}%",
-        pad_cell(&fmt(r.avg), 8),
-        pad_cell(&fmt(r.stdev), 10),
-        pad_cell(&fmt(r.max), 9),
-        fixed(r.within, 2)
-    )
+    let cells = report::Row {
+        mean: r.avg,
+        stdev: r.stdev,
+        max: r.max,
+        within: r.within,
+    };
+    report::render_row(w, name, &cells, fmt)
 }
 
 fn fmt_metric_nan(v: f64) -> String {

@@ -43,6 +43,17 @@ impl LuaMain {
         call_protected(&self.lua, f, args)
     }
 
+    /// A stats object for `done()` as a Lua value.
+    fn userdata<T: mlua::UserData + mlua::MaybeSend + 'static>(
+        &self,
+        stats: T,
+    ) -> Result<Value, ScriptFailure> {
+        self.lua
+            .create_userdata(stats)
+            .map(Value::UserData)
+            .map_err(failure)
+    }
+
     fn done_with(
         &self,
         summary: &Summary,
@@ -161,13 +172,8 @@ impl MainScript for LuaMain {
         latency: &common::wrk::stats::Stats,
         requests: &common::wrk::stats::Stats,
     ) -> Result<(), ScriptFailure> {
-        let mk = |s: &common::wrk::stats::Stats| -> Result<Value, ScriptFailure> {
-            self.lua
-                .create_userdata(stats::WrkStats(Arc::new(s.clone())))
-                .map(Value::UserData)
-                .map_err(failure)
-        };
-        let (l, r) = (mk(latency)?, mk(requests)?);
+        let l = self.userdata(stats::WrkStats(Arc::new(latency.clone())))?;
+        let r = self.userdata(stats::WrkStats(Arc::new(requests.clone())))?;
         self.done_with(summary, l, r)
     }
 
@@ -177,13 +183,8 @@ impl MainScript for LuaMain {
         latency: &common::hdr::Recorder,
         requests: &common::hdr::Recorder,
     ) -> Result<(), ScriptFailure> {
-        let mk = |s: &common::hdr::Recorder| -> Result<Value, ScriptFailure> {
-            self.lua
-                .create_userdata(stats::HdrStats(Arc::new(s.clone())))
-                .map(Value::UserData)
-                .map_err(failure)
-        };
-        let (l, r) = (mk(latency)?, mk(requests)?);
+        let l = self.userdata(stats::HdrStats(Arc::new(latency.clone())))?;
+        let r = self.userdata(stats::HdrStats(Arc::new(requests.clone())))?;
         self.done_with(summary, l, r)
     }
 }
