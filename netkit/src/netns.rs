@@ -370,6 +370,18 @@ impl Drop for Service {
 mod tests {
     use super::*;
 
+    /// `None` (after saying why) where the fixtures cannot run; else a
+    /// guard that runs this module's root tests one at a time: each one's
+    /// `Pod::create` sweeps, and would take the other's stale fixtures.
+    fn root_serial() -> Option<std::sync::MutexGuard<'static, ()>> {
+        if let Some(why) = unavailable() {
+            eprintln!("skipping: {why}");
+            return None;
+        }
+        static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
+        Some(SERIAL.lock().unwrap_or_else(|e| e.into_inner()))
+    }
+
     fn exists(pod: &str, host_if: &str, comment: &str) -> [bool; 3] {
         let listed = |tool: &str, args: &[&str], what: &str| {
             run(tool, args).is_ok_and(|out| out.contains(what))
@@ -385,10 +397,7 @@ mod tests {
     /// A test that panics with a pod and a Service up leaves nothing behind.
     #[test]
     fn everything_is_removed_when_a_test_panics() {
-        if let Some(why) = unavailable() {
-            eprintln!("skipping: {why}");
-            return;
-        }
+        let Some(_serial) = root_serial() else { return };
         let (tx, rx) = std::sync::mpsc::channel();
         let r = std::thread::spawn(move || {
             let pod = Pod::create().expect("pod");
@@ -410,10 +419,7 @@ mod tests {
     /// that cannot exist) goes with the next sweep; live owners' stay.
     #[test]
     fn stale_fixtures_are_swept() {
-        if let Some(why) = unavailable() {
-            eprintln!("skipping: {why}");
-            return;
-        }
+        let Some(_serial) = root_serial() else { return };
         let dead = format!("{PREFIX}4294967-{}", std::process::id());
         let d = format!("{}/32", Ipv4Addr::from(block(next()) + 1));
         run("ip", &["netns", "add", &dead]).expect("stale namespace");
