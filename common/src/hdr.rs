@@ -37,12 +37,9 @@ impl Default for Recorder {
 impl Recorder {
     /// Empty recorder with wrk2's bounds.
     pub fn new() -> Recorder {
-        // Bounds are constants known to be valid; fall back to an
-        // auto-resizing histogram should the crate ever reject them.
-        let h = Histogram::new_with_bounds(1, MAX_VALUE_US, 3)
-            .or_else(|_| Histogram::new(3))
-            .unwrap_or_else(|_| unreachable_histogram());
-        Recorder { h }
+        Recorder {
+            h: bounded(MAX_VALUE_US),
+        }
     }
 
     /// Records one value (clamped into the trackable range).
@@ -131,6 +128,14 @@ impl Recorder {
     }
 }
 
+/// 1..=`max`, 3 significant digits. The bounds are constants known to be
+/// valid; should the crate ever reject them, an auto-resizing histogram.
+fn bounded(max: u64) -> Histogram<u64> {
+    Histogram::new_with_bounds(1, max, 3)
+        .or_else(|_| Histogram::new(3))
+        .unwrap_or_else(|_| unreachable_histogram())
+}
+
 fn unreachable_histogram() -> Histogram<u64> {
     // new(3) with 3 significant digits cannot fail; this keeps the
     // constructor panic-free in signature. Use the smallest valid config.
@@ -166,10 +171,9 @@ impl PartialEq for NsHistogram {
 impl NsHistogram {
     /// Empty histogram.
     pub fn new() -> NsHistogram {
-        let h = Histogram::new_with_bounds(1, MAX_VALUE_NS, 3)
-            .or_else(|_| Histogram::new(3))
-            .unwrap_or_else(|_| unreachable_histogram());
-        NsHistogram { h }
+        NsHistogram {
+            h: bounded(MAX_VALUE_NS),
+        }
     }
 
     /// Records one value in ns (clamped into the trackable range).

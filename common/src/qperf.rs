@@ -57,33 +57,13 @@ impl Value {
     pub fn bandwidth(bytes_per_sec: f64) -> Value {
         Units::default().bandwidth(bytes_per_sec)
     }
-    /// Message rate per second with default [`Units`].
-    pub fn rate(per_sec: f64) -> Value {
-        Units::default().rate(per_sec)
-    }
-    /// Latency in seconds (same as [`Value::time`]).
+    /// Latency in seconds with default [`Units`] (`Units::time`).
     pub fn latency(secs: f64) -> Value {
-        Units::default().time(secs)
-    }
-    /// Time in seconds with default [`Units`].
-    pub fn time(secs: f64) -> Value {
         Units::default().time(secs)
     }
     /// Size in bytes with default [`Units`].
     pub fn size(bytes: f64) -> Value {
         Units::default().size(bytes)
-    }
-    /// Plain count with default [`Units`].
-    pub fn count(n: f64) -> Value {
-        Units::default().count(n)
-    }
-    /// CPU use as a fraction of one CPU with default [`Units`].
-    pub fn percent_cpus(fraction: f64) -> Value {
-        Units::default().percent_cpus(fraction)
-    }
-    /// CPU seconds per GB with default [`Units`].
-    pub fn cost(secs_per_gb: f64) -> Value {
-        Units::default().cost(secs_per_gb)
     }
     /// A string entry (conf lines, `id`): no unit, not aligned.
     pub fn string(s: impl Into<String>) -> Value {

@@ -54,17 +54,18 @@ pub fn encode_host(host: &str) -> Vec<u8> {
     v
 }
 
-/// Little-endian writer into a growing buffer.
-struct Enc(Vec<u8>);
+/// Little-endian writer into a growing buffer (the extension's codec,
+/// `ext/wire.rs`, writes its report with it too).
+pub(crate) struct Enc(pub(crate) Vec<u8>);
 
 impl Enc {
     fn u16(&mut self, v: u16) {
         self.0.extend_from_slice(&v.to_le_bytes());
     }
-    fn u32(&mut self, v: u32) {
+    pub(crate) fn u32(&mut self, v: u32) {
         self.0.extend_from_slice(&v.to_le_bytes());
     }
-    fn u64(&mut self, v: u64) {
+    pub(crate) fn u64(&mut self, v: u64) {
         self.0.extend_from_slice(&v.to_le_bytes());
     }
     /// A NUL-padded fixed field; at most `STR_LEN - 1` bytes of `s` are kept.
@@ -254,7 +255,7 @@ fn dec_ticks(d: &mut Dec) -> Ticks {
     }
 }
 
-fn enc_counters(e: &mut Enc, c: &Counters) {
+pub(crate) fn enc_counters(e: &mut Enc, c: &Counters) {
     e.u64(c.bytes);
     e.u64(c.msgs);
     e.u64(c.errs);

@@ -4,6 +4,7 @@
 //! latency (one bar per target). Cells without a figure are left out.
 
 use plotters::coord::ranged1d::SegmentValue;
+use plotters::coord::Shift;
 use plotters::prelude::*;
 
 use crate::results::{Results, WrkMetric};
@@ -87,11 +88,7 @@ fn lines(r: &Results, test: &str, title: &str, unit: &str, scale: f64) -> ChartR
     {
         let root = SVGBackend::with_string(&mut svg, SIZE).into_drawing_area();
         root.fill(&WHITE).map_err(err)?;
-        let mut chart = ChartBuilder::on(&root)
-            .caption(title, ("sans-serif", 22))
-            .margin(15)
-            .x_label_area_size(45)
-            .y_label_area_size(70)
+        let mut chart = frame(&root, title, 70)
             .build_cartesian_2d(
                 (xmin..xmax).log_scale().with_key_points(ticks.clone()),
                 (ymin / 2.0..ymax * 2.0).log_scale(),
@@ -129,6 +126,20 @@ fn lines(r: &Results, test: &str, title: &str, unit: &str, scale: f64) -> ChartR
     Ok(svg)
 }
 
+/// Both charts' frame: caption, margin, label areas (`y_area` wide).
+fn frame<'a, 'b, DB: DrawingBackend>(
+    root: &'a DrawingArea<DB, Shift>,
+    title: &'b str,
+    y_area: u32,
+) -> ChartBuilder<'a, 'b, DB> {
+    let mut b = ChartBuilder::on(root);
+    b.caption(title, ("sans-serif", 22))
+        .margin(15)
+        .x_label_area_size(45)
+        .y_label_area_size(y_area);
+    b
+}
+
 /// Bar chart of one wrk metric per target, values multiplied by `scale`.
 fn bars(r: &Results, m: WrkMetric, title: &str, unit: &str, scale: f64) -> ChartResult {
     let names: Vec<String> = r.targets.iter().map(|t| t.name.clone()).collect();
@@ -143,11 +154,7 @@ fn bars(r: &Results, m: WrkMetric, title: &str, unit: &str, scale: f64) -> Chart
     {
         let root = SVGBackend::with_string(&mut svg, SIZE).into_drawing_area();
         root.fill(&WHITE).map_err(err)?;
-        let mut chart = ChartBuilder::on(&root)
-            .caption(title, ("sans-serif", 22))
-            .margin(15)
-            .x_label_area_size(45)
-            .y_label_area_size(80)
+        let mut chart = frame(&root, title, 80)
             .build_cartesian_2d((0u32..n).into_segmented(), 0f64..ymax * 1.1)
             .map_err(err)?;
         let label = |v: &SegmentValue<u32>| match v {

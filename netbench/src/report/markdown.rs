@@ -176,7 +176,8 @@ pub fn ratio(first: Option<f64>, other: Option<f64>) -> String {
     }
 }
 
-fn row(w: &mut impl Write, cells: &[String]) -> io::Result<()> {
+/// One table row, `|` and line breaks in cells escaped (both layouts).
+pub(super) fn row(w: &mut impl Write, cells: &[String]) -> io::Result<()> {
     let escaped: Vec<String> = cells
         .iter()
         .map(|c| c.replace('|', "\\|").replace(['\n', '\r'], " "))
@@ -184,6 +185,7 @@ fn row(w: &mut impl Write, cells: &[String]) -> io::Result<()> {
     writeln!(w, "| {} |", escaped.join(" | "))
 }
 
-fn separator(w: &mut impl Write, n: usize) -> io::Result<()> {
+/// The `|---|` line under a header of `n` cells.
+pub(super) fn separator(w: &mut impl Write, n: usize) -> io::Result<()> {
     writeln!(w, "|{}", "---|".repeat(n))
 }

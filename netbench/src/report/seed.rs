@@ -10,6 +10,7 @@
 
 use std::io::{self, Write};
 
+use super::markdown::{row, separator};
 use crate::results::{Cell, Results, TargetResult, WrkMetric};
 
 /// Renders both tables.
@@ -51,7 +52,7 @@ pub fn render_qperf(r: &Results, w: &mut impl Write) -> io::Result<()> {
     let mut header = vec!["msg_size".to_string()];
     header.extend(r.targets.iter().map(|t| t.name.clone()));
     row(w, &header)?;
-    writeln!(w, "|{}", "---|".repeat(header.len()))?;
+    separator(w, header.len())?;
     for &size in &r.msg_sizes {
         let mut cells = vec![size_label(size)];
         for t in &r.targets {
@@ -83,7 +84,7 @@ pub fn render_wrk(r: &Results, w: &mut impl Write) -> io::Result<()> {
             "error".into(),
         ],
     )?;
-    writeln!(w, "|{}", "---|".repeat(5))?;
+    separator(w, 5)?;
     for t in &r.targets {
         row(w, &wrk_row(t))?;
     }
@@ -123,14 +124,6 @@ fn text(c: &Cell) -> String {
         Cell::Error(e) => format!("error: {e}"),
         Cell::NotConfigured => "n/a".into(),
     }
-}
-
-fn row(w: &mut impl Write, cells: &[String]) -> io::Result<()> {
-    let escaped: Vec<String> = cells
-        .iter()
-        .map(|c| c.replace('|', "\\|").replace(['\n', '\r'], " "))
-        .collect();
-    writeln!(w, "| {} |", escaped.join(" | "))
 }
 
 #[cfg(test)]

@@ -21,16 +21,19 @@ use common::hdr::NsHistogram;
 
 use super::{CgroupUse, SideExtras, StreamCounters};
 use crate::proto::Counters;
+use crate::wire::{enc_counters, Enc};
 
 /// `ver_inc` of a REQ that asks for the extensions (stock sends 11).
 pub const ASK_VER_INC: u16 = 0x5158;
 /// The server's proof, in place of the first port.
 pub const HELLO_MAGIC: &[u8; 4] = b"QPX1";
 /// HELLO: magic, capability bits, largest stream count.
-pub const HELLO_LEN: usize = 12;
+pub const HELLO_LEN: usize = PAIR_LEN;
 /// The client's ask after a HELLO.
 pub const ASK_MAGIC: &[u8; 4] = b"QPXC";
-pub const ASK_LEN: usize = 12;
+pub const ASK_LEN: usize = PAIR_LEN;
+/// HELLO and ASK: magic and two u32.
+const PAIR_LEN: usize = 12;
 /// Header of the server's report after its STAT: magic + u32 length.
 pub const RESULTS_MAGIC: &[u8; 4] = b"QPXS";
 pub const RESULTS_HEAD_LEN: usize = 8;
@@ -95,58 +98,42 @@ pub fn classify_first(b: &[u8; 4]) -> First {
     }
 }
 
+/// HELLO and ASK alike: 4 magic bytes, two u32 (12 bytes).
+fn encode_pair(magic: &[u8; 4], a: u32, b: u32) -> Vec<u8> {
+    let mut e = Enc(magic.to_vec());
+    e.u32(a);
+    e.u32(b);
+    e.0
+}
+
+/// The two u32 of a 12-byte message that starts with `magic`.
+fn decode_pair(b: &[u8], magic: &[u8; 4], what: &str) -> Result<(u32, u32), BadMessage> {
+    if b.len() != PAIR_LEN || &b[..4] != magic {
+        return Err(bad(what));
+    }
+    Ok((u32_at(b, 4), u32_at(b, 8)))
+}
+
 pub fn encode_hello(h: &Hello) -> Vec<u8> {
-    let mut v = HELLO_MAGIC.to_vec();
-    v.extend_from_slice(&h.caps.to_le_bytes());
-    v.extend_from_slice(&h.max_streams.to_le_bytes());
-    v
+    encode_pair(HELLO_MAGIC, h.caps, h.max_streams)
 }
 
 /// Decodes a whole HELLO (magic included).
 pub fn decode_hello(b: &[u8]) -> Result<Hello, BadMessage> {
-    if b.len() != HELLO_LEN || &b[..4] != HELLO_MAGIC {
-        return Err(bad("hello"));
-    }
-    Ok(Hello {
-        caps: u32_at(b, 4),
-        max_streams: u32_at(b, 8),
-    })
+    let (caps, max_streams) = decode_pair(b, HELLO_MAGIC, "hello")?;
+    Ok(Hello { caps, max_streams })
 }
 
 pub fn encode_ask(a: &ClientAsk) -> Vec<u8> {
-    let mut v = ASK_MAGIC.to_vec();
-    v.extend_from_slice(&a.flags.to_le_bytes());
-    v.extend_from_slice(&a.streams.to_le_bytes());
-    v
+    encode_pair(ASK_MAGIC, a.flags, a.streams)
 }
 
 pub fn decode_ask(b: &[u8]) -> Result<ClientAsk, BadMessage> {
-    if b.len() != ASK_LEN || &b[..4] != ASK_MAGIC {
-        return Err(bad("request"));
-    }
-    Ok(ClientAsk {
-        flags: u32_at(b, 4),
-        streams: u32_at(b, 8),
-    })
+    let (flags, streams) = decode_pair(b, ASK_MAGIC, "request")?;
+    Ok(ClientAsk { flags, streams })
 }
 
-/// Sans-IO writer/reader of little-endian fields.
-struct Out(Vec<u8>);
-
-impl Out {
-    fn u32(&mut self, v: u32) {
-        self.0.extend_from_slice(&v.to_le_bytes());
-    }
-    fn u64(&mut self, v: u64) {
-        self.0.extend_from_slice(&v.to_le_bytes());
-    }
-    fn counters(&mut self, c: &Counters) {
-        self.u64(c.bytes);
-        self.u64(c.msgs);
-        self.u64(c.errs);
-    }
-}
-
+/// Sans-IO reader of little-endian fields (the writer is `wire::Enc`).
 struct In<'a>(&'a [u8]);
 
 impl In<'_> {
@@ -180,7 +167,7 @@ const NO_CGROUP: u64 = u64::MAX;
 
 /// The server's report after its STAT: header + payload.
 pub fn encode_report(x: &SideExtras) -> Vec<u8> {
-    let mut p = Out(Vec::new());
+    let mut p = Enc(Vec::new());
     match x.cgroup {
         Some(c) => {
             p.u64(c.usage_usec);
@@ -193,8 +180,8 @@ pub fn encode_report(x: &SideExtras) -> Vec<u8> {
     }
     p.u32(x.streams.len() as u32);
     for s in &x.streams {
-        p.counters(&s.s);
-        p.counters(&s.r);
+        enc_counters(&mut p, &s.s);
+        enc_counters(&mut p, &s.r);
         p.u64(s.real_s);
         p.u64(s.real_e);
     }
