@@ -517,34 +517,31 @@ fn with_headers<R>(block: &[u8], f: impl FnOnce(&[httparse::Header<'_>]) -> R) -
 /// Parses status line and headers; extracts the framing facts.
 fn parse_block(data: &[u8]) -> Result<Parsed, HttpError> {
     let mut small = [httparse::EMPTY_HEADER; 64];
-    let mut resp = httparse::Response::new(&mut small);
-    let res = resp.parse(data);
-    match res {
-        Ok(httparse::Status::Partial) => Ok(Parsed::Partial),
-        Ok(httparse::Status::Complete(n)) => {
-            let head = head_facts(&resp)?;
-            if n > MAX_HEADER_BYTES {
-                return Err(HttpError::HeaderTooLarge);
-            }
-            Ok(Parsed::Done(n, head))
-        }
+    match parse_with(&mut small, data) {
+        Ok(parsed) => parsed,
         Err(httparse::Error::TooManyHeaders) => {
             let mut big = vec![httparse::EMPTY_HEADER; MAX_HEADER_BYTES / 4 + 1];
-            let mut resp = httparse::Response::new(&mut big);
-            match resp.parse(data) {
-                Ok(httparse::Status::Partial) => Ok(Parsed::Partial),
-                Ok(httparse::Status::Complete(n)) => {
-                    let head = head_facts(&resp)?;
-                    if n > MAX_HEADER_BYTES {
-                        return Err(HttpError::HeaderTooLarge);
-                    }
-                    Ok(Parsed::Done(n, head))
-                }
-                Err(_) => Err(HttpError::HeaderTooLarge),
-            }
+            parse_with(&mut big, data).unwrap_or(Err(HttpError::HeaderTooLarge))
         }
         Err(_) => Err(HttpError::Syntax),
     }
+}
+
+/// One parse attempt with room for `headers.len()` headers; httparse's own
+/// error is handed back so the caller can retry with more room.
+fn parse_with<'b>(
+    headers: &mut [httparse::Header<'b>],
+    data: &'b [u8],
+) -> Result<Result<Parsed, HttpError>, httparse::Error> {
+    let mut resp = httparse::Response::new(headers);
+    Ok(match resp.parse(data)? {
+        httparse::Status::Partial => Ok(Parsed::Partial),
+        httparse::Status::Complete(n) if n > MAX_HEADER_BYTES => {
+            // Still decode the head first: its errors come before the size.
+            head_facts(&resp).and(Err(HttpError::HeaderTooLarge))
+        }
+        httparse::Status::Complete(n) => head_facts(&resp).map(|head| Parsed::Done(n, head)),
+    })
 }
 
 /// Status, version and the framing headers of a parsed response.

@@ -153,7 +153,8 @@ fn group_cells(col: &[Cell]) -> Vec<String> {
     out
 }
 
-fn cell_text(c: &Cell) -> String {
+/// A cell as both layouts print it: the figure, `error: …` or `n/a`.
+pub(super) fn cell_text(c: &Cell) -> String {
     match c {
         Cell::Value(text, _) => text.clone(),
         Cell::Error(e) => format!("error: {e}"),

@@ -10,7 +10,7 @@
 
 use std::io::{self, Write};
 
-use super::markdown::{row, separator};
+use super::markdown::{cell_text as text, row, separator};
 use crate::results::{Cell, Results, TargetResult, WrkMetric};
 
 /// Renders both tables.
@@ -116,14 +116,6 @@ fn wrk_row(t: &TargetResult) -> Vec<String> {
         e.read, e.write, e.timeout
     ));
     cells
-}
-
-fn text(c: &Cell) -> String {
-    match c {
-        Cell::Value(t, _) => t.clone(),
-        Cell::Error(e) => format!("error: {e}"),
-        Cell::NotConfigured => "n/a".into(),
-    }
 }
 
 #[cfg(test)]

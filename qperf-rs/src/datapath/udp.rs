@@ -42,6 +42,24 @@ fn dg(n: isize, fin: &AtomicBool) -> Dg {
     }
 }
 
+/// The receive half of a round trip: a datagram is counted and closes it,
+/// a failed receive is counted and breaks it; anything else is handed back.
+fn lat_recv<R: RoundTrips>(d: Dg, m: &mut Measured, rt: &mut R) -> Result<(), Dg> {
+    match d {
+        Dg::Ok(n) => {
+            count(&mut m.r, n);
+            rt.received();
+            Ok(())
+        }
+        Dg::Err => {
+            m.r.errs += 1;
+            rt.broken();
+            Err(Dg::Err)
+        }
+        other => Err(other),
+    }
+}
+
 pub(super) fn bw_client(fd: RawFd, buf: &[u8], fin: &AtomicBool, m: &mut Measured) {
     while !fin.load(Ordering::Relaxed) {
         let n = sys::write(fd, buf);
@@ -93,16 +111,9 @@ pub(super) fn lat_client<R: RoundTrips>(
             _ => break,
         }
         let n = sys::read(fd, buf);
-        match dg(n, fin) {
-            Dg::Ok(n) => {
-                count(&mut m.r, n);
-                rt.received();
-            }
-            Dg::Err => {
-                m.r.errs += 1;
-                rt.broken();
-            }
-            _ => break,
+        match lat_recv(dg(n, fin), m, rt) {
+            Ok(()) | Err(Dg::Err) => {}
+            Err(_) => break,
         }
     }
 }
@@ -118,25 +129,18 @@ pub(super) fn lat_server<R: RoundTrips>(
     while !fin.load(Ordering::Relaxed) {
         let mut from = RawAddr::empty();
         let n = sys::recvfrom(fd, buf, &mut from);
-        match dg(n, fin) {
-            Dg::Ok(n) => {
-                count(&mut m.r, n);
-                rt.received();
-            }
-            Dg::Err => {
-                m.r.errs += 1;
-                rt.broken();
-                continue;
-            }
-            Dg::Idle if client_gone(ctl_fd) => {
+        match lat_recv(dg(n, fin), m, rt) {
+            Ok(()) => {}
+            Err(Dg::Err) => continue,
+            Err(Dg::Idle) if client_gone(ctl_fd) => {
                 m.idle = true;
                 break;
             }
-            Dg::Idle => {
+            Err(Dg::Idle) => {
                 rt.broken();
                 continue;
             }
-            Dg::Fin => break,
+            Err(_) => break,
         }
         let n = sys::sendto(fd, buf, &from);
         match dg(n, fin) {

@@ -81,11 +81,24 @@ pub fn server_hosts(
     };
     drop(l);
     let rhost = peer.as_socket().map(addr_text).unwrap_or_default();
-    dbg_line!(trace, "sending client IP");
-    ctl.send("client IP", &wire::encode_host(&rhost), timeout)?;
-    dbg_line!(trace, "waiting for server IP");
-    let lhost = wire::cstr(&ctl.recv("server IP", wire::HOST_LEN, timeout)?);
+    let hosts = swap_hosts(ctl, rhost, ["client IP", "server IP"], timeout, trace)?;
     drop(fd);
+    Ok(hosts)
+}
+
+/// Sends `rhost`, the peer's address as we see it, as `names[0]`, then
+/// reads ours as the peer sees it as `names[1]`; returns (ours, `rhost`).
+fn swap_hosts(
+    ctl: &mut Control,
+    rhost: String,
+    names: [&'static str; 2],
+    timeout: u32,
+    trace: &Trace,
+) -> Result<(String, String), CtlError> {
+    dbg_line!(trace, "sending {}", names[0]);
+    ctl.send(names[0], &wire::encode_host(&rhost), timeout)?;
+    dbg_line!(trace, "waiting for {}", names[1]);
+    let lhost = wire::cstr(&ctl.recv(names[1], wire::HOST_LEN, timeout)?);
     Ok((lhost, rhost))
 }
 
@@ -133,13 +146,15 @@ pub fn client_hosts(
         .next()
         .ok_or_else(|| local("connect_tcp failed".into()))?;
     let fd = connect_retrying(ctl, addr, timeout)?;
-    let rhost = addr_text(addr);
-    dbg_line!(trace, "sending server IP");
-    ctl.send("server IP", &wire::encode_host(&rhost), timeout)?;
-    dbg_line!(trace, "waiting for client IP");
-    let lhost = wire::cstr(&ctl.recv("client IP", wire::HOST_LEN, timeout)?);
+    let hosts = swap_hosts(
+        ctl,
+        addr_text(addr),
+        ["server IP", "client IP"],
+        timeout,
+        trace,
+    )?;
     drop(fd);
-    Ok((lhost, rhost))
+    Ok(hosts)
 }
 
 #[cfg(test)]
