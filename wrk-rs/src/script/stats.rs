@@ -15,6 +15,8 @@ use common::wrk::stats::Stats;
 use common::wrk2::stdev;
 use mlua::{Lua, MetaMethod, UserData, UserDataMethods, Value};
 
+use super::values::number_or_zero;
+
 /// wrk's stats object.
 #[derive(Clone)]
 pub struct WrkStats(pub Arc<Stats>);
@@ -78,17 +80,7 @@ impl UserData for WrkStats {
         });
         methods.add_meta_method(MetaMethod::Len, |_, this, ()| Ok(this.0.popcount() as f64));
         methods.add_meta_method(MetaMethod::Call, |_, this, i: Value| {
-            let i = match i {
-                Value::Integer(i) => i as f64,
-                Value::Number(n) => n,
-                Value::String(s) => s
-                    .to_str()
-                    .ok()
-                    .and_then(|t| t.trim().parse().ok())
-                    .unwrap_or(0.0),
-                _ => 0.0,
-            };
-            let (v, c) = call_index(&this.0, i);
+            let (v, c) = call_index(&this.0, number_or_zero(&i));
             Ok((v as f64, c as f64))
         });
     }

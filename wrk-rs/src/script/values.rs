@@ -19,6 +19,21 @@ pub(crate) fn lua_type_name(v: &Value) -> &'static str {
     }
 }
 
+/// A number the way a hook's result or a stats index is read: numbers as
+/// they are, a numeric string (blanks around allowed) as its value, else 0.
+pub(crate) fn number_or_zero(v: &Value) -> f64 {
+    match v {
+        Value::Integer(i) => *i as f64,
+        Value::Number(n) => *n,
+        Value::String(s) => s
+            .to_str()
+            .ok()
+            .and_then(|t| t.trim().parse::<f64>().ok())
+            .unwrap_or(0.0),
+        _ => 0.0,
+    }
+}
+
 /// Lua 5.1's number to string conversion (`%.14g`).
 pub(crate) fn lua_number_text(n: f64) -> String {
     crate::sys::format_g14(n)

@@ -11,7 +11,7 @@ use crate::script_api::{ScriptFailure, ScriptShape, ThreadScript};
 
 use super::errors::failure;
 use super::thread::ThreadShared;
-use super::values::lua_number_text;
+use super::values::{lua_number_text, number_or_zero};
 
 /// One worker thread's state.
 pub(crate) struct LuaThread {
@@ -116,17 +116,7 @@ impl ThreadScript for LuaThread {
             return Ok(0);
         };
         let v: Value = f.call(()).map_err(failure)?;
-        let n = match v {
-            Value::Integer(i) => i as f64,
-            Value::Number(n) => n,
-            Value::String(s) => s
-                .to_str()
-                .ok()
-                .and_then(|t| t.trim().parse::<f64>().ok())
-                .unwrap_or(0.0),
-            _ => 0.0,
-        };
-        Ok(delay_ms(n))
+        Ok(delay_ms(number_or_zero(&v)))
     }
 
     fn response(
