@@ -87,6 +87,29 @@ pub enum Command {
     Help,
 }
 
+/// Splits one word into its flag and a getter of its value: the inline
+/// `--flag=value`, else the next word. `prefix` starts the error text.
+pub(crate) fn flag_value<'a, 'b>(
+    arg: &'a str,
+    it: &'b mut std::slice::Iter<'a, String>,
+    prefix: &'static str,
+) -> (
+    &'a str,
+    impl FnMut() -> Result<String, String> + use<'a, 'b>,
+) {
+    let (flag, inline) = match arg.split_once('=') {
+        Some((f, v)) if f.starts_with("--") => (f, Some(v.to_string())),
+        _ => (arg, None),
+    };
+    let value = move || {
+        inline
+            .clone()
+            .or_else(|| it.next().cloned())
+            .ok_or_else(|| format!("{prefix}{flag}: missing value"))
+    };
+    (flag, value)
+}
+
 /// Parses the arguments after the program name.
 pub fn parse(args: &[String]) -> Result<Command, String> {
     if args.first().map(String::as_str) == Some("serve-http") {
@@ -111,16 +134,7 @@ pub fn parse(args: &[String]) -> Result<Command, String> {
     };
     let mut it = args.iter();
     while let Some(arg) = it.next() {
-        let (flag, inline) = match arg.split_once('=') {
-            Some((f, v)) if f.starts_with("--") => (f, Some(v.to_string())),
-            _ => (arg.as_str(), None),
-        };
-        let mut value = || {
-            inline
-                .clone()
-                .or_else(|| it.next().cloned())
-                .ok_or_else(|| format!("{flag}: missing value"))
-        };
+        let (flag, mut value) = flag_value(arg, &mut it, "");
         match flag {
             "-h" | "--help" => return Ok(Command::Help),
             "--seed" => run.seed = true,
@@ -220,5 +234,19 @@ mod tests {
         ));
         assert_eq!(parse(&words("k8s --help")), Ok(Command::K8sHelp));
         assert!(parse(&words("k8s")).is_err());
+    }
+
+    #[test]
+    fn values_inline_or_next_and_missing_named() {
+        let Ok(Command::Run(r)) = parse(&words("--out=a -d 10s")) else {
+            panic!("run expected")
+        };
+        assert_eq!(r.out, PathBuf::from("a"));
+        assert_eq!(parse(&words("-o")), Err("-o: missing value".into()));
+        assert_eq!(parse(&words("k8s -o")), Err("k8s -o: missing value".into()));
+        assert!(matches!(
+            parse(&words("k8s --out=b c.toml")),
+            Ok(Command::K8s(a)) if a.out.as_os_str() == "b"
+        ));
     }
 }

@@ -70,16 +70,7 @@ pub fn parse_args(args: &[String]) -> Result<Option<K8sArgs>, String> {
     let mut config = None;
     let mut it = args.iter();
     while let Some(arg) = it.next() {
-        let (flag, inline) = match arg.split_once('=') {
-            Some((f, v)) if f.starts_with("--") => (f, Some(v.to_string())),
-            _ => (arg.as_str(), None),
-        };
-        let mut value = || {
-            inline
-                .clone()
-                .or_else(|| it.next().cloned())
-                .ok_or_else(|| format!("k8s {flag}: missing value"))
-        };
+        let (flag, mut value) = crate::cli::flag_value(arg, &mut it, "k8s ");
         match flag {
             "-h" | "--help" => return Ok(None),
             "--dry-run" => out.dry_run = true,

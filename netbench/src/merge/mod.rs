@@ -17,6 +17,8 @@ pub mod wrk;
 
 use std::io::{self, Write};
 
+use serde::de::DeserializeOwned;
+
 pub use wrk::{merge_stats, parse_doc, WrkDoc};
 
 /// Which tool wrote a document.
@@ -43,6 +45,34 @@ pub fn kind_of(text: &str, origin: &str) -> Result<Kind, String> {
             "{origin}: written by {other:?}; netbench merges the --json of our wrk and qperf"
         )),
     }
+}
+
+/// Parses one `--json` document of `tool` and checks its
+/// `format_version` (read by `version`) is the 1 this netbench reads;
+/// `origin` names it in errors.
+fn parse_v1<T: DeserializeOwned>(
+    text: &str,
+    origin: &str,
+    tool: &str,
+    version: fn(&T) -> u32,
+) -> Result<T, String> {
+    let doc: T = serde_json::from_str(text)
+        .map_err(|e| format!("{origin}: not a {tool} --json document: {e}"))?;
+    match version(&doc) {
+        1 => Ok(doc),
+        v => Err(format!(
+            "{origin}: format_version {v} (this netbench reads 1)"
+        )),
+    }
+}
+
+/// Parses every text with `parse`, each named by its file in errors.
+fn parse_all<T>(
+    files: &[String],
+    texts: &[String],
+    parse: fn(&str, &str) -> Result<T, String>,
+) -> Result<Vec<T>, String> {
+    files.iter().zip(texts).map(|(f, t)| parse(t, f)).collect()
 }
 
 /// `netbench merge FILES...`: merged text on stdout, workers on stderr.
@@ -74,4 +104,19 @@ pub fn run(files: &[String]) -> Result<i32, String> {
     let _ = io::stdout().write_all(&out);
     let _ = io::stderr().write_all(&workers);
     Ok(status)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn documents_of_another_version_or_not_json_are_refused() {
+        let e = super::qperf::parse_doc(
+            r#"{"format_version":2,"command_line":[],"tests":[]}"#,
+            "q.json",
+        )
+        .unwrap_err();
+        assert_eq!(e, "q.json: format_version 2 (this netbench reads 1)");
+        let e = super::wrk::parse_doc("[", "w.json").unwrap_err();
+        assert!(e.starts_with("w.json: not a wrk --json document: "), "{e}");
+    }
 }

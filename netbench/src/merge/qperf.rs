@@ -112,15 +112,7 @@ pub struct Histogram {
 
 /// Parses one document; `origin` names it in errors.
 pub fn parse_doc(text: &str, origin: &str) -> Result<QperfDoc, String> {
-    let doc: QperfDoc = serde_json::from_str(text)
-        .map_err(|e| format!("{origin}: not a qperf --json document: {e}"))?;
-    if doc.format_version != 1 {
-        return Err(format!(
-            "{origin}: format_version {} (this netbench reads 1)",
-            doc.format_version
-        ));
-    }
-    Ok(doc)
+    super::parse_v1(text, origin, "qperf", |d: &QperfDoc| d.format_version)
 }
 
 /// The display settings a client's command line asked for.
@@ -371,11 +363,7 @@ pub fn run(
     out: &mut impl Write,
     workers: &mut impl Write,
 ) -> Result<i32, String> {
-    let docs = files
-        .iter()
-        .zip(texts)
-        .map(|(f, t)| parse_doc(t, f))
-        .collect::<Result<Vec<_>, _>>()?;
+    let docs = super::parse_all(files, texts, parse_doc)?;
     let first = docs.first().ok_or("merge: no documents")?;
     for (f, d) in files.iter().zip(&docs) {
         let same = d.tests.len() == first.tests.len()

@@ -130,14 +130,7 @@ pub struct DocThread {
 
 /// Parses one document; `origin` names it in errors.
 pub fn parse_doc(text: &str, origin: &str) -> Result<WrkDoc, String> {
-    let doc: WrkDoc = serde_json::from_str(text)
-        .map_err(|e| format!("{origin}: not a wrk --json document: {e}"))?;
-    if doc.format_version != 1 {
-        return Err(format!(
-            "{origin}: format_version {} (this netbench reads 1)",
-            doc.format_version
-        ));
-    }
+    let doc: WrkDoc = super::parse_v1(text, origin, "wrk", |d: &WrkDoc| d.format_version)?;
     let h = &doc.histograms;
     match doc.mode.as_str() {
         "wrk" if h.wrk_latency_raw.is_none() => {
@@ -375,11 +368,7 @@ pub fn run(
     out: &mut impl Write,
     workers: &mut impl Write,
 ) -> Result<i32, String> {
-    let docs = files
-        .iter()
-        .zip(texts)
-        .map(|(f, t)| parse_doc(t, f))
-        .collect::<Result<Vec<_>, _>>()?;
+    let docs = super::parse_all(files, texts, parse_doc)?;
     let first = docs.first().ok_or("merge: no documents")?;
     if let Some((f, d)) = files.iter().zip(&docs).find(|(_, d)| d.mode != first.mode) {
         return Err(format!(
