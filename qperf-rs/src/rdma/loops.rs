@@ -293,6 +293,38 @@ impl<'a, V: Verbs> Runner<'a, V> {
         cq_error(self.cfg.test, status)
     }
 
+    /// Ends the test on a failed send-side completion, counting the error.
+    fn send_ok(&mut self, status: u32) -> Result<(), String> {
+        if status == WC_SUCCESS {
+            return Ok(());
+        }
+        self.c.s.errs += 1;
+        Err(self.failed(status))
+    }
+
+    /// Ends the test on a failed receive completion, counting the error.
+    fn recv_ok(&mut self, status: u32) -> Result<(), String> {
+        if status == WC_SUCCESS {
+            return Ok(());
+        }
+        self.c.r.errs += 1;
+        Err(self.failed(status))
+    }
+
+    /// The next batch of completions in `wc` (their count, noted for
+    /// `max_cqes`), or `None` once the test is over, before or after the poll.
+    fn next_batch(&mut self, wc: &mut [Wc]) -> Result<Option<usize>, String> {
+        if self.done() {
+            return Ok(None);
+        }
+        let n = self.poll(wc)?;
+        if self.done() {
+            return Ok(None);
+        }
+        self.note_cqes(n);
+        Ok(Some(n))
+    }
+
     fn post_sends(&mut self, n: usize) -> Result<(), String> {
         for _ in 0..n {
             if self.done() {
@@ -365,9 +397,8 @@ impl<'a, V: Verbs> Runner<'a, V> {
                 break;
             }
             for w in &wc[..n] {
-                if w.wr_id == WRID_SEND && w.status != WC_SUCCESS {
-                    self.c.s.errs += 1;
-                    return Err(self.failed(w.status));
+                if w.wr_id == WRID_SEND {
+                    self.send_ok(w.status)?;
                 }
             }
             if self.cfg.no_msgs != 0 {
@@ -384,17 +415,9 @@ impl<'a, V: Verbs> Runner<'a, V> {
 
     fn recv_bw(&mut self) -> Result<(), String> {
         let mut wc = vec![Wc::default(); NCQE];
-        while !self.done() {
-            let n = self.poll(&mut wc)?;
-            if self.done() {
-                break;
-            }
-            self.note_cqes(n);
+        while let Some(n) = self.next_batch(&mut wc)? {
             for w in &wc[..n] {
-                if w.status != WC_SUCCESS {
-                    self.c.r.errs += 1;
-                    return Err(self.failed(w.status));
-                }
+                self.recv_ok(w.status)?;
                 self.received();
             }
             let no_msgs = u64::from(self.cfg.no_msgs);
@@ -409,27 +432,16 @@ impl<'a, V: Verbs> Runner<'a, V> {
     fn bi_bw(&mut self) -> Result<(), String> {
         let mut wc = vec![Wc::default(); NCQE];
         self.post_sends(NCQE)?;
-        while !self.done() {
-            let n = self.poll(&mut wc)?;
-            if self.done() {
-                break;
-            }
-            self.note_cqes(n);
+        while let Some(n) = self.next_batch(&mut wc)? {
             let (mut sent, mut recvd) = (0, 0);
             for w in &wc[..n] {
                 match w.wr_id {
                     WRID_SEND => {
-                        if w.status != WC_SUCCESS {
-                            self.c.s.errs += 1;
-                            return Err(self.failed(w.status));
-                        }
+                        self.send_ok(w.status)?;
                         sent += 1;
                     }
                     WRID_RECV => {
-                        if w.status != WC_SUCCESS {
-                            self.c.r.errs += 1;
-                            return Err(self.failed(w.status));
-                        }
+                        self.recv_ok(w.status)?;
                         self.received();
                         recvd += 1;
                     }
@@ -466,17 +478,11 @@ impl<'a, V: Verbs> Runner<'a, V> {
             for w in &wc[..n] {
                 match w.wr_id {
                     WRID_SEND | WRID_RDMA => {
-                        if w.status != WC_SUCCESS {
-                            self.c.s.errs += 1;
-                            return Err(self.failed(w.status));
-                        }
+                        self.send_ok(w.status)?;
                         done |= 1;
                     }
                     WRID_RECV => {
-                        if w.status != WC_SUCCESS {
-                            self.c.r.errs += 1;
-                            return Err(self.failed(w.status));
-                        }
+                        self.recv_ok(w.status)?;
                         add(&mut self.c.r, self.cfg.msg_size);
                         self.post_recvs(1)?;
                         done |= 2;
@@ -522,9 +528,8 @@ impl<'a, V: Verbs> Runner<'a, V> {
                 // Never waits: the test polls memory, not the CQ.
                 let n = self.v.poll_cq(&mut wc)?;
                 for w in &wc[..n] {
-                    if w.wr_id == WRID_RDMA && w.status != WC_SUCCESS {
-                        self.c.s.errs += 1;
-                        return Err(self.failed(w.status));
+                    if w.wr_id == WRID_RDMA {
+                        self.send_ok(w.status)?;
                     }
                 }
             }
@@ -546,17 +551,9 @@ impl<'a, V: Verbs> Runner<'a, V> {
         let op = if read { Op::RdmaRead } else { Op::RdmaWriteImm };
         let mut wc = vec![Wc::default(); NCQE];
         self.post_rdma(op, NCQE)?;
-        while !self.done() {
-            let n = self.poll(&mut wc)?;
-            if self.done() {
-                break;
-            }
-            self.note_cqes(n);
+        while let Some(n) = self.next_batch(&mut wc)? {
             for w in &wc[..n] {
-                if w.status != WC_SUCCESS {
-                    self.c.s.errs += 1;
-                    return Err(self.failed(w.status));
-                }
+                self.send_ok(w.status)?;
                 if read {
                     add(&mut self.c.rem_s, self.cfg.msg_size);
                     self.received();
@@ -580,10 +577,7 @@ impl<'a, V: Verbs> Runner<'a, V> {
             if wc[0].wr_id != WRID_RDMA {
                 continue;
             }
-            if wc[0].status != WC_SUCCESS {
-                self.c.s.errs += 1;
-                return Err(self.failed(wc[0].status));
-            }
+            self.send_ok(wc[0].status)?;
             add(&mut self.c.r, self.cfg.msg_size);
             add(&mut self.c.rem_s, self.cfg.msg_size);
             self.post_rdma(Op::RdmaRead, 1)?;
@@ -606,17 +600,9 @@ impl<'a, V: Verbs> Runner<'a, V> {
             self.post_atomic(0, op, 0)?;
         }
         let mut wc = vec![Wc::default(); NCQE];
-        while !self.done() {
-            let n = self.poll(&mut wc)?;
-            if self.done() {
-                break;
-            }
-            self.note_cqes(n);
+        while let Some(n) = self.next_batch(&mut wc)? {
             for w in &wc[..n] {
-                if w.status != WC_SUCCESS {
-                    self.c.s.errs += 1;
-                    return Err(self.failed(w.status));
-                }
+                self.send_ok(w.status)?;
                 add(&mut self.c.rem_r, 8);
                 self.post_atomic(0, op, 0)?;
             }
@@ -636,17 +622,9 @@ impl<'a, V: Verbs> Runner<'a, V> {
             self.post_atomic(i as u64, op, i * 8)?;
         }
         let mut wc = vec![Wc::default(); NCQE];
-        while !self.done() {
-            let n = self.poll(&mut wc)?;
-            if self.done() {
-                break;
-            }
-            self.note_cqes(n);
+        while let Some(n) = self.next_batch(&mut wc)? {
             for w in &wc[..n] {
-                if w.status != WC_SUCCESS {
-                    self.c.s.errs += 1;
-                    return Err(self.failed(w.status));
-                }
+                self.send_ok(w.status)?;
                 add(&mut self.c.rem_r, 8);
                 let x = w.wr_id as usize;
                 if x >= slots {
