@@ -13,20 +13,26 @@ fn is_c_space(b: u8) -> bool {
     matches!(b, b' ' | b'\t' | b'\n' | 0x0b | 0x0c | b'\r')
 }
 
+/// Skips C white space and one sign, as `strtol` and `strtold` do: the
+/// index after them and whether the sign was `-`.
+fn space_and_sign(b: &[u8]) -> (usize, bool) {
+    let mut i = 0;
+    while i < b.len() && is_c_space(b[i]) {
+        i += 1;
+    }
+    let neg = i < b.len() && b[i] == b'-';
+    if i < b.len() && (b[i] == b'+' || neg) {
+        i += 1;
+    }
+    (i, neg)
+}
+
 /// C `strtol(s, &end, 10)`: returns the value and the unparsed rest.
 /// Overflow clamps to `i64::MAX`/`i64::MIN`; no digits means value 0 and
 /// the whole input as rest.
 pub fn strtol(s: &str) -> (i64, &str) {
     let b = s.as_bytes();
-    let mut i = 0;
-    while i < b.len() && is_c_space(b[i]) {
-        i += 1;
-    }
-    let mut neg = false;
-    if i < b.len() && (b[i] == b'+' || b[i] == b'-') {
-        neg = b[i] == b'-';
-        i += 1;
-    }
+    let (mut i, neg) = space_and_sign(b);
     let start = i;
     // Accumulate as a negative number so that i64::MIN is reachable.
     let mut acc: i64 = 0;
@@ -161,15 +167,7 @@ const MAX_DIGITS: usize = 1200;
 /// No conversion gives zero and the whole input as rest.
 pub fn strtold(s: &str) -> (LongDouble, &str) {
     let b = s.as_bytes();
-    let mut i = 0;
-    while i < b.len() && is_c_space(b[i]) {
-        i += 1;
-    }
-    let mut neg = false;
-    if i < b.len() && (b[i] == b'+' || b[i] == b'-') {
-        neg = b[i] == b'-';
-        i += 1;
-    }
+    let (i, neg) = space_and_sign(b);
     let rest = &b[i..];
     if starts_with_ci(rest, b"inf") {
         let n = if starts_with_ci(rest, b"infinity") {
@@ -240,84 +238,81 @@ fn parse_exponent(b: &[u8], i: usize, marker: u8) -> (i64, usize) {
     (if neg { -v } else { v }, j)
 }
 
-fn parse_dec(b: &[u8], start: usize, neg: bool) -> Option<(LongDouble, usize)> {
+/// Reads the digits (in `radix`) and at most one `.` from `start`, handing
+/// each digit to `digit` with whether the dot came before it. The index
+/// after them, or `None` when there is no digit.
+fn scan_mantissa(
+    b: &[u8],
+    start: usize,
+    radix: u32,
+    mut digit: impl FnMut(u32, bool),
+) -> Option<usize> {
     let mut i = start;
+    let mut any = false;
+    let mut seen_dot = false;
+    while i < b.len() {
+        let c = b[i];
+        if let Some(d) = (c as char).to_digit(radix) {
+            any = true;
+            digit(d, seen_dot);
+        } else if c == b'.' && !seen_dot {
+            seen_dot = true;
+        } else {
+            break;
+        }
+        i += 1;
+    }
+    any.then_some(i)
+}
+
+fn parse_dec(b: &[u8], start: usize, neg: bool) -> Option<(LongDouble, usize)> {
     let mut digits = Digits {
         kept: Vec::new(),
         sticky: false,
     };
     // Power of ten applied to the kept digits read as an integer.
     let mut exp10: i64 = 0;
-    let mut any = false;
-    let mut seen_dot = false;
-    while i < b.len() {
-        let c = b[i];
-        if c.is_ascii_digit() {
-            any = true;
-            let d = c - b'0';
-            if digits.kept.is_empty() && d == 0 {
-                if seen_dot {
-                    exp10 -= 1;
-                }
-            } else if digits.kept.len() < MAX_DIGITS {
-                digits.kept.push(d);
-                if seen_dot {
-                    exp10 -= 1;
-                }
-            } else {
-                digits.sticky |= d != 0;
-                if !seen_dot {
-                    exp10 += 1;
-                }
+    let i = scan_mantissa(b, start, 10, |d, seen_dot| {
+        let d = d as u8;
+        if digits.kept.is_empty() && d == 0 {
+            if seen_dot {
+                exp10 -= 1;
             }
-        } else if c == b'.' && !seen_dot {
-            seen_dot = true;
+        } else if digits.kept.len() < MAX_DIGITS {
+            digits.kept.push(d);
+            if seen_dot {
+                exp10 -= 1;
+            }
         } else {
-            break;
+            digits.sticky |= d != 0;
+            if !seen_dot {
+                exp10 += 1;
+            }
         }
-        i += 1;
-    }
-    if !any {
-        return None;
-    }
+    })?;
     let (e, end) = parse_exponent(b, i, b'e');
     exp10 = exp10.saturating_add(e);
     Some((decimal_value(neg, &digits, exp10), end))
 }
 
 fn parse_hex(b: &[u8], start: usize, neg: bool) -> Option<(LongDouble, usize)> {
-    let mut i = start;
     let mut big = Big::zero();
     let mut exp2: i64 = 0;
     let mut sticky = false;
-    let mut any = false;
-    let mut seen_dot = false;
-    while i < b.len() {
-        let c = b[i];
-        if let Some(d) = (c as char).to_digit(16) {
-            any = true;
-            if big.bits() < 200 {
-                big.mul_small(16);
-                big.add_small(d);
-                if seen_dot {
-                    exp2 -= 4;
-                }
-            } else {
-                sticky |= d != 0;
-                if !seen_dot {
-                    exp2 += 4;
-                }
+    let i = scan_mantissa(b, start, 16, |d, seen_dot| {
+        if big.bits() < 200 {
+            big.mul_small(16);
+            big.add_small(d);
+            if seen_dot {
+                exp2 -= 4;
             }
-        } else if c == b'.' && !seen_dot {
-            seen_dot = true;
         } else {
-            break;
+            sticky |= d != 0;
+            if !seen_dot {
+                exp2 += 4;
+            }
         }
-        i += 1;
-    }
-    if !any {
-        return None;
-    }
+    })?;
     let (e, end) = parse_exponent(b, i, b'p');
     exp2 = exp2.saturating_add(e);
     if big.is_zero() {
