@@ -467,16 +467,7 @@ fn three_wrk_pods_are_merged_into_the_cell() {
         assert_eq!(r.requests, Some(total));
         assert_eq!((r.threads, r.connections), (Some(6), Some(30)));
         assert_eq!(r.socket_errors.read, 3);
-        let text = &w.outcome.stdout;
-        for p in [50.0, 75.0, 90.0, 99.0] {
-            let want = common::wrk::units::format_time_us(union.percentile(p) as f64);
-            let label = format!("{p:.0}%");
-            let line = text
-                .lines()
-                .find(|l| l.trim_start().starts_with(&label))
-                .unwrap_or_else(|| panic!("no {label} line:\n{text}"));
-            assert!(line.ends_with(want.as_str()), "{line} vs {want}");
-        }
+        crate::support::assert_percentile_lines(&w.outcome.stdout, &union);
         // Not any single worker's figure: the merge really added them.
         let single = union_of(1).percentile(90.0);
         assert_ne!(single, union.percentile(90.0));

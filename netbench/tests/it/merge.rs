@@ -451,15 +451,7 @@ fn assert_union_percentiles(docs: &[merge::WrkDoc], text: &str, connections: u64
     if let Some(i) = runtime.checked_div(total / connections) {
         all.correct(i);
     }
-    for p in [50.0, 75.0, 90.0, 99.0] {
-        let want = common::wrk::units::format_time_us(all.percentile(p) as f64);
-        let label = format!("{p:.0}%");
-        let line = text
-            .lines()
-            .find(|l| l.trim_start().starts_with(&label))
-            .unwrap_or_else(|| panic!("no {label}:\n{text}"));
-        assert!(line.ends_with(want.as_str()), "{line} vs {want}");
-    }
+    crate::support::assert_percentile_lines(text, &all);
 }
 
 /// `bench::run` with 2 wrk workers: a failing worker makes the cell an

@@ -101,3 +101,17 @@ pub fn tools() -> Option<(PathBuf, PathBuf)> {
         testkit::stock::require("wrk")?,
     ))
 }
+
+/// Asserts that wrk's Latency Distribution in `text` (its 50/75/90/99 %
+/// lines) prints the percentiles of `stats`.
+pub fn assert_percentile_lines(text: &str, stats: &common::wrk::stats::Stats) {
+    for p in [50.0, 75.0, 90.0, 99.0] {
+        let want = common::wrk::units::format_time_us(stats.percentile(p) as f64);
+        let label = format!("{p:.0}%");
+        let line = text
+            .lines()
+            .find(|l| l.trim_start().starts_with(&label))
+            .unwrap_or_else(|| panic!("no {label} line:\n{text}"));
+        assert!(line.ends_with(want.as_str()), "{line} vs {want}");
+    }
+}
