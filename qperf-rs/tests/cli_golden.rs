@@ -231,7 +231,8 @@ fn unused_option_warnings_match_stock_for_every_test() {
     let Some(stock) = testkit::stock::require("qperf") else {
         return;
     };
-    let port = testkit::ports::free_port().to_string();
+    let dead = testkit::ports::RefusingPort::new();
+    let port = dead.port.to_string();
     let opts =
         "-t 1 -ar1 -n 5 -nr 2 -cp1 -i x -sl 1 -sr 2 -sp 1 -mt 1024 -sb 5 -ip 5 -f1 -ap 2 -m 8";
     let keep = |out: &str| -> String {

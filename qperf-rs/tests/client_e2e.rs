@@ -390,7 +390,8 @@ fn server_error_text_never_arrives() {
 
 #[test]
 fn server_not_running() {
-    let port = free_port();
+    let dead = testkit::ports::RefusingPort::new();
+    let port = dead.port;
     let o = client(OURS, "127.0.0.1", port, "-ws 0 tcp_bw");
     assert_eq!(o.code(), Some(1));
     assert_eq!(o.stdout_str(), "tcp_bw:\n127.0.0.1: failed to connect\n");

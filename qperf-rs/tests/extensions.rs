@@ -498,7 +498,8 @@ fn option_errors() {
 fn json_records_errors() {
     let dir = TempDir::new("qperf-ext").unwrap();
     let json = dir.join("err.json");
-    let port = testkit::ports::free_port().to_string();
+    let dead = testkit::ports::RefusingPort::new();
+    let port = dead.port.to_string();
     let (code, out, _) = client(&[
         "127.0.0.1",
         "-lp",

@@ -236,7 +236,8 @@ fn ours_to_ours_rds_rdma_sdp_errors() {
 
 #[test]
 fn no_server_fails_to_connect() {
-    let port = testkit::ports::free_port();
+    let dead = testkit::ports::RefusingPort::new();
+    let port = dead.port;
     let mut t = target(port);
     t.wait_secs = 0;
     let r = req("tcp_bw", 1);

@@ -99,7 +99,8 @@ fn rate_option_replaces_golden_14() {
     let o = run(OURS, &["http://127.0.0.1/", "--rate"]);
     assert_eq!(o.stderr, "wrk: option '--rate' requires an argument\n");
     // Accepted: goes on to resolve (nothing listens on this port).
-    let port = ports::free_port().to_string();
+    let dead = ports::RefusingPort::new();
+    let port = dead.port.to_string();
     let url = format!("http://127.0.0.1:{port}/");
     let o = run(OURS, &["--rate", "1k", "-t1", "-c1", "-d1", &url]);
     assert_eq!(o.code, Some(1));
@@ -123,7 +124,8 @@ fn golden_resolution_errors() {
     assert!(o.stderr == nx || o.stderr == nodns, "{:?}", o.stderr);
     assert_eq!(o.stdout, "");
     // 03: nothing listening.
-    let port = ports::free_port().to_string();
+    let dead = ports::RefusingPort::new();
+    let port = dead.port.to_string();
     let o = run(
         OURS,
         &["-t1", "-c1", "-d2s", &format!("http://127.0.0.1:{port}/")],
@@ -155,7 +157,8 @@ fn same_as_stock_wrk() {
         return;
     };
     let stock = stock.to_string_lossy().into_owned();
-    let port = ports::free_port().to_string();
+    let dead = ports::RefusingPort::new();
+    let port = dead.port.to_string();
     let refused = format!("http://127.0.0.1:{port}/");
     let cases: Vec<Vec<&str>> = vec![
         vec!["-h"],

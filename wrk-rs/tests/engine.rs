@@ -99,7 +99,8 @@ fn http10_eof_body_counts_and_is_read_error() {
 
 #[test]
 fn refused_connects_are_write_errors_not_connect_errors() {
-    let port = testkit::ports::free_port();
+    let dead = testkit::ports::RefusingPort::new();
+    let port = dead.port;
     let addr: SocketAddr = ([127, 0, 0, 1], port).into();
     let r = run(config(addr, get(addr, "/"), 2), None, 300);
     assert_eq!(r.complete, 0);

@@ -106,7 +106,8 @@ fn file_targets_with_a_broken_target() {
         .wait_for_port(([127, 0, 0, 1], lp).into(), Duration::from_secs(10))
         .expect("qperf server up");
     let http = HttpTarget::start();
-    let dead = testkit::ports::free_port(); // nothing listens there
+    let refusing = testkit::ports::RefusingPort::new();
+    let dead = refusing.port; // nothing can listen there
     let dir = TempDir::new("netbench-e2e-file").expect("tmp");
     let file = dir.join("targets.toml");
     let toml = format!(
